@@ -1,0 +1,130 @@
+"""The `mail-doctor` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any, TextIO
+
+from bot.addresses import InputError, UserSetting, parse_address, parse_spec
+from bot.config import ConfigError, Settings
+from bot.diagnosis.engine import Check, CheckRequest
+from bot.diagnosis.render import render_text, to_json
+from bot.i18n import Lang, default_lang, t
+from bot.model import Protocol
+from bot.probes.result import ProbeResult
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mail-doctor",
+        description="メールドクター: diagnose 'mail won't send / won't arrive' with live probes.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser(
+        "check",
+        help="probe the mail servers of an address and tell what to fix",
+        description="Find the settings that work for ADDRESS, probe them live, and compare them "
+        "with what the mail app is set to (--smtp/--imap/--pop3 HOST[:PORT][/ssl|starttls|none]).",
+    )
+    check.add_argument("address", metavar="ADDRESS")
+    check.add_argument("--send", action="store_true", help="check sending (SMTP)")
+    check.add_argument("--receive", action="store_true", help="check receiving (IMAP and POP3)")
+    check.add_argument("--smtp", metavar="SPEC", help="the app's sending setting")
+    check.add_argument("--imap", metavar="SPEC", help="the app's IMAP setting")
+    check.add_argument("--pop3", metavar="SPEC", help="the app's POP3 setting")
+    check.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    check.add_argument("--lang", choices=["ja", "en"], help="report language (default: locale)")
+    check.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="deadline for the whole check (default 10)",
+    )
+    check.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read a password from standard input and try to log in (admins at a terminal only)",
+    )
+    return parser
+
+
+class _Progress:
+    """Live lines on a terminal while the probes run; silent when stderr is not a terminal."""
+
+    def __init__(self, stream: TextIO, lang: Lang, enabled: bool) -> None:
+        self.stream = stream
+        self.lang = lang
+        self.enabled = enabled
+
+    def __call__(self, event: str, data: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        if event == "discovery_started":
+            line = t("progress.discovery", self.lang, domain=data["domain"])
+        elif event == "probe_done":
+            result: ProbeResult = data["result"]  # type: ignore[assignment]
+            label = result.endpoint.label()
+            line = (
+                t("progress.done_ok", self.lang, label=label)
+                if result.ok
+                else t("progress.done_fail", self.lang, label=label, failure=result.failure)
+            )
+        else:
+            return
+        print(line, file=self.stream, flush=True)
+
+
+def _request(args: argparse.Namespace, lang: Lang, stdin: TextIO) -> CheckRequest:
+    address = parse_address(args.address)
+    protocols: set[Protocol] = set()
+    if args.send or not args.receive:
+        protocols.add(Protocol.SMTP)
+    if args.receive or not args.send:
+        protocols |= {Protocol.IMAP, Protocol.POP3}
+    user: dict[Protocol, UserSetting] = {}
+    for protocol in Protocol:
+        spec = getattr(args, protocol.value)
+        if spec is not None:
+            user[protocol] = parse_spec(spec, protocol)
+            protocols.add(protocol)
+    if not 1 <= args.timeout <= 120:
+        raise InputError("input.timeout_invalid", str(args.timeout))
+    password = None
+    if args.password_stdin:
+        password = stdin.readline().rstrip("\r\n")
+        if not password:
+            raise InputError("input.password_empty", "")
+    return CheckRequest(address, frozenset(protocols), user, args.timeout, password)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    lang: Lang = args.lang or default_lang()
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(t("input.config", lang, detail=str(exc)), file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        request = _request(args, lang, sys.stdin)
+    except InputError as exc:
+        print(t(exc.key, lang, value=exc.value, **exc.params), file=sys.stderr)
+        return EXIT_USAGE
+    progress = _Progress(sys.stderr, lang, enabled=not args.json and sys.stderr.isatty())
+    report = asyncio.run(Check(request, settings, progress).run())
+    if args.json:
+        json.dump(to_json(report, lang), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(render_text(report, lang))
+    return EXIT_FINDINGS if report.has_error else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

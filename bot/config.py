@@ -1,0 +1,65 @@
+"""Runtime settings, read once from the environment (documented in the README)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_ISPDB_URL = "https://autoconfig.thunderbird.net/v1.1/"
+
+
+class ConfigError(ValueError):
+    """A setting in the environment cannot be used; the message names it."""
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Settings:
+    dns_servers: tuple[str, ...] = ()  # empty: the system resolver
+    ca_file: str | None = None
+    allow_networks: tuple[IPNetwork, ...] = ()
+    ispdb_url: str = DEFAULT_ISPDB_URL
+    timeout: float = 10.0  # the whole check's deadline, in seconds
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        dns = tuple(
+            s.strip() for s in env.get("MAIL_DOCTOR_DNS_SERVERS", "").split(",") if s.strip()
+        )
+        for server in dns:
+            try:
+                ipaddress.ip_address(server)
+            except ValueError:
+                raise ConfigError(
+                    f"MAIL_DOCTOR_DNS_SERVERS: {server!r} is not an IP address"
+                ) from None
+        ca_file = env.get("MAIL_DOCTOR_CA_FILE") or None
+        if ca_file and not os.path.isfile(ca_file):
+            raise ConfigError(f"MAIL_DOCTOR_CA_FILE: no such file: {ca_file}")
+        return cls(
+            dns_servers=dns,
+            ca_file=ca_file,
+            allow_networks=parse_networks(env.get("MAIL_DOCTOR_ALLOW_NETWORKS", "")),
+            ispdb_url=env.get("MAIL_DOCTOR_ISPDB_URL") or DEFAULT_ISPDB_URL,
+        )
+
+
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    networks: list[IPNetwork] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"MAIL_DOCTOR_ALLOW_NETWORKS: {part!r} is not a CIDR network"
+            ) from None
+    return tuple(networks)
