@@ -21,7 +21,7 @@ from bot.discovery.candidates import Candidate, Source
 from bot.discovery.guess import guesses
 from bot.discovery.mxdomain import mx_domains
 from bot.discovery.srv import srv_candidates
-from bot.knowledge.providers import Provider, load_providers
+from bot.knowledge.providers import Provider, ProviderDB, load_providers
 from bot.model import Endpoint, Finding, Protocol, Security
 from bot.probes.dns import DnsClient, DnsStatus, MxResult
 from bot.probes.http import HttpFailed, http_get
@@ -31,6 +31,10 @@ from bot.probes.transport import Deadline
 
 MAX_ENDPOINTS = 40  # one check touches a bounded number of endpoints
 GUESS_STAGGER = 0.05  # seconds between guessed probes, so a guess burst is not a port scan
+
+_SILENT = frozenset(
+    {Failure.REFUSED, Failure.TIMEOUT, Failure.UNREACHABLE, Failure.DEADLINE, Failure.NO_GREETING}
+)
 
 Progress = Callable[[str, dict[str, object]], None]
 
@@ -79,9 +83,14 @@ class Report:
 
 class Check:
     def __init__(
-        self, request: CheckRequest, settings: Settings, progress: Progress | None = None
+        self,
+        request: CheckRequest,
+        settings: Settings,
+        progress: Progress | None = None,
+        providers: ProviderDB | None = None,
     ) -> None:
         self.request = request
+        self.providers = providers or load_providers()
         self.settings = settings
         self.progress = progress or (lambda event, data: None)
         self.deadline = Deadline(request.timeout)
@@ -176,7 +185,7 @@ class Check:
         if host is None:
             return mx
         if self.provider is None:
-            provider = load_providers().by_mx(host)
+            provider = self.providers.by_mx(host)
             if provider is not None:
                 self.provider = provider
                 self._add(self._provider_candidates(provider, f"mx {host}"))
@@ -226,7 +235,7 @@ class Check:
         for protocol, setting in self.request.user.items():
             if protocol in self.request.protocols:
                 self._start_probe(setting.endpoint(), login=True)
-        self.provider = load_providers().by_domain(self.domain)
+        self.provider = self.providers.by_domain(self.domain)
         if self.provider is not None:
             self._add(self._provider_candidates(self.provider, "domain"))
         self.progress("discovery_started", {"domain": self.domain})
@@ -343,8 +352,11 @@ class Check:
             if not candidates:
                 continue
             top = min(c.source for c in candidates)
-            if top is Source.GUESS:
-                continue  # a guess that fails is no fault of the server
             found = [self._result_for(c.endpoint) for c in candidates if c.source == top]
-            subjects[protocol] = [r for r in found if r is not None]
+            results = [r for r in found if r is not None]
+            if top is Source.GUESS:
+                # A guessed name that does not exist or does not answer is no fault of anyone;
+                # a server that answered and then failed (an expired certificate) is.
+                results = [r for r in results if r.ip is not None and r.failure not in _SILENT]
+            subjects[protocol] = results
         return subjects

@@ -102,7 +102,7 @@ def probe_findings(result: ProbeResult, *, is_user: bool) -> list[Finding]:
     found: list[Finding] = []
     extra: dict[str, Any] = {"detail": result.detail}
     if result.failure is not None:
-        code = _FAILURE_CODES[result.failure]
+        code = _FAILURE_CODES.get(result.failure, "")
         if result.failure is Failure.REJECTED:
             code = f"{endpoint.protocol}.rejected"
             extra["reply"] = (result.greeting or result.detail)[:300]
@@ -239,10 +239,11 @@ def derive_findings(report: Report, subjects: dict[Protocol, list[ProbeResult]])
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
-    seen: set[tuple[str, Endpoint | None]] = set()
+    """One finding per code and host: the same expired certificate on 993 and 143 is one."""
+    seen: set[tuple[str, str | None]] = set()
     unique: list[Finding] = []
     for finding in findings:
-        key = (finding.code, finding.endpoint)
+        key = (finding.code, finding.endpoint.host if finding.endpoint else None)
         if key not in seen:
             seen.add(key)
             unique.append(finding)

@@ -122,7 +122,8 @@ class DnsClient:
             return MxResult(exc.status, detail=exc.detail)
         records = sorted(
             (
-                MxRecord(int(r.preference), r.exchange.to_text(omit_final_dot=True).lower())  # type: ignore[attr-defined]
+                # The root name "." is a null MX (RFC 7505); it is kept as "".
+                MxRecord(int(r.preference), r.exchange.to_text(omit_final_dot=True).lower().strip("."))  # type: ignore[attr-defined]
                 for r in rdatas
             ),
             key=lambda r: (r.preference, r.host),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 import time
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from bot.probes.pop3 import Pop3Dialect
 from bot.probes.result import AuthOutcome, Failure, Note, ProbeResult, Stage
 from bot.probes.smtp import SmtpDialect
 from bot.probes.transport import ConnectFailed, Connection, Deadline, ReadFailed, open_tcp
+
+log = logging.getLogger(__name__)
 
 # A plain-text greeting normally comes at once; after this much silence we also try TLS, in
 # parallel, to tell "this port wants TLS first" from "this server says nothing".
@@ -103,6 +106,11 @@ async def probe(ctx: ProbeContext, endpoint: Endpoint, *, login: bool = False) -
     except ReadFailed as exc:
         result.failure = _read_failure(ctx, exc)
         result.detail = exc.detail or str(exc)
+    except Exception as exc:
+        # A server must never be able to crash a check: whatever it did becomes evidence.
+        log.exception("probe of %s failed unexpectedly", endpoint.label())
+        result.failure = Failure.PROTOCOL_ERROR
+        result.detail = f"unexpected {type(exc).__name__}"
     finally:
         if conn is not None:
             await conn.close()
@@ -202,14 +210,14 @@ async def _inspect(
             if not (await dialect.starttls(conn, timeout)).ok:
                 return False
         await conn.start_tls(context, endpoint.host, ctx.deadline.remaining())
+        assert result.tls is not None
+        tlsmod.describe_session(conn.tls_object(), result.tls)
+        return True
     except (_Stop, ReadFailed, ssl.SSLError, TimeoutError, ConnectionError, OSError, EOFError):
         return False
     finally:
         if conn is not None:
             await conn.close()
-    assert result.tls is not None
-    tlsmod.describe_session(conn.tls_object(), result.tls)
-    return True
 
 
 async def _greeting(
