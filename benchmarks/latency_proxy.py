@@ -1,7 +1,7 @@
 """A TCP proxy that delays every server-to-client chunk, to stand in for a distant server.
 
 tc/netem is not available where the benchmarks run, so latency is added in user space: each
-chunk the server sends waits `delay` seconds before it is forwarded (as a far-away link would).
+chunk the server sends is forwarded `delay` seconds after it arrived.
 """
 
 from __future__ import annotations
@@ -10,18 +10,36 @@ import asyncio
 import contextlib
 
 
-async def _pump(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float
-) -> None:
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
+    """Forward each chunk `delay` seconds after it arrived, as a link with that latency would.
+
+    Chunks are queued with their arrival time rather than slept on one by one, so two chunks
+    that arrive together also leave together: latency, not a bandwidth limit.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+    async def receive() -> None:
+        try:
+            while chunk := await reader.read(65536):
+                queue.put_nowait((loop.time() + delay, chunk))
+        except (ConnectionError, OSError):
+            pass
+        queue.put_nowait((loop.time() + delay, b""))
+
+    receiving = asyncio.ensure_future(receive())
     try:
-        while chunk := await reader.read(65536):
-            if delay:
-                await asyncio.sleep(delay)
+        while True:
+            due, chunk = await queue.get()
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            if not chunk:
+                break
             writer.write(chunk)
             await writer.drain()
     except (ConnectionError, OSError):
         pass
     finally:
+        receiving.cancel()
         with contextlib.suppress(ConnectionError, OSError, RuntimeError):
             writer.write_eof()
 

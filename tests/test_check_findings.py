@@ -277,3 +277,11 @@ async def test_working_settings_are_confirmed() -> None:
     report = await run_check("taro@good.test", smtp="mail.good.test:587/starttls", receive=False)
     assert codes(report) == {"settings.ok"}
     assert not report.has_error
+
+
+async def test_tls_that_cannot_start() -> None:
+    # The server's certificate and key do not belong together: it hangs up mid-handshake.
+    report = await run_check(
+        "taro@brokentls.test", smtp="mail.brokentls.test:465/ssl", receive=False
+    )
+    assert finding(report, "tls.handshake_failed").endpoint.port == 465

@@ -89,8 +89,9 @@ def ehlo_keywords(reply: list[str]) -> list[str]:
     return [line[4:] for line in reply[1:]]
 
 
-def http_get(ip: str, host: str, path: str, context: ssl.SSLContext | None = None,
-             port: int | None = None) -> tuple[int, bytes]:
+def http_get(
+    ip: str, host: str, path: str, context: ssl.SSLContext | None = None, port: int | None = None
+) -> tuple[int, bytes]:
     sock = socket.create_connection((ip, port or (443 if context else 80)), timeout=5.0)
     with context.wrap_socket(sock, server_hostname=host) if context else sock as s:
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
@@ -102,6 +103,7 @@ def http_get(ip: str, host: str, path: str, context: ssl.SSLContext | None = Non
 
 
 # --- DNS ---
+
 
 def test_mx_and_spf_of_good_test() -> None:
     mx = resolver().resolve("good.test", "MX")
@@ -133,6 +135,7 @@ def test_null_mx_and_srv_records() -> None:
 
 
 # --- SMTP ---
+
 
 def test_submission_587_offers_auth_only_after_starttls(mailnet: MailNet) -> None:
     c = connect(address_of("smtp.good.test"), 587)
@@ -216,6 +219,7 @@ def test_legacy_host_speaks_only_tls_1_1(mailnet: MailNet) -> None:
 
 # --- IMAP / POP3 ---
 
+
 def test_imap_143_has_logindisabled_before_tls() -> None:
     greeting = connect(address_of("imap.good.test"), 143).readline()
     assert greeting.startswith("* OK")
@@ -265,6 +269,7 @@ def test_imap_login_results(mailnet: MailNet) -> None:
 
 # --- certificate failures ---
 
+
 @pytest.mark.parametrize(
     ("ip", "port", "hostname", "reason"),
     [
@@ -289,6 +294,7 @@ def test_bad_certificates_fail_verification(
 
 # --- network failure modes ---
 
+
 def test_dropped_port_times_out_closed_port_is_refused() -> None:
     ip = address_of("mail.firewalled.test")
     began = time.monotonic()
@@ -302,8 +308,10 @@ def test_dropped_port_times_out_closed_port_is_refused() -> None:
 
 
 def test_silent_peer_accepts_and_says_nothing() -> None:
-    socks = [socket.create_connection(("127.0.7.1", p), timeout=1.0)
-             for p in (587, 465, 143, 993, 110, 995)]
+    socks = [
+        socket.create_connection(("127.0.7.1", p), timeout=1.0)
+        for p in (587, 465, 143, 993, 110, 995)
+    ]
     try:
         readable, _, _ = select.select(socks, [], [], 1.0)
         assert readable == []
@@ -314,18 +322,22 @@ def test_silent_peer_accepts_and_says_nothing() -> None:
 
 # --- HTTP peers ---
 
+
 def test_autoconfig_and_ispdb_over_http(mailnet: MailNet) -> None:
     mailnet.clear_http_requests()
     status, body = http_get(
-        "127.0.8.1", "autoconfig.autoconfig.test",
-        "/mail/config-v1.1.xml?emailaddress=alice%40autoconfig.test", ca_context(mailnet),
+        "127.0.8.1",
+        "autoconfig.autoconfig.test",
+        "/mail/config-v1.1.xml?emailaddress=alice%40autoconfig.test",
+        ca_context(mailnet),
     )
     assert status == 200
     assert b"<domain>autoconfig.test</domain>" in body
     assert b"<port>465</port>" in body
 
-    status, body = http_get("127.0.8.1", "wellknown.test",
-                            "/.well-known/autoconfig/mail/config-v1.1.xml")
+    status, body = http_get(
+        "127.0.8.1", "wellknown.test", "/.well-known/autoconfig/mail/config-v1.1.xml"
+    )
     assert status == 200
     assert b"<socketType>STARTTLS</socketType>" in body
 
@@ -347,6 +359,7 @@ def test_autoconfig_and_ispdb_over_http(mailnet: MailNet) -> None:
 
 
 # --- fixtures ---
+
 
 def test_mail_env_sets_environment(mail_env: MailNet) -> None:
     assert os.environ["MAIL_DOCTOR_DNS_SERVERS"] == "127.0.0.53"

@@ -50,7 +50,8 @@ class Dialect(ABC):
     ) -> Reply: ...
 
     @abstractmethod
-    async def quit(self, conn: Connection, timeout: float) -> None: ...
+    async def quit(self, conn: Connection, timeout: float) -> None:
+        """Say goodbye without waiting for the answer: it tells nothing, and costs a round trip."""
 
 
 async def read_lines_until(

@@ -123,7 +123,9 @@ class DnsClient:
         records = sorted(
             (
                 # The root name "." is a null MX (RFC 7505); it is kept as "".
-                MxRecord(int(r.preference), r.exchange.to_text(omit_final_dot=True).lower().strip("."))  # type: ignore[attr-defined]
+                MxRecord(
+                    int(r.preference), r.exchange.to_text(omit_final_dot=True).lower().strip(".")
+                )  # type: ignore[attr-defined]
                 for r in rdatas
             ),
             key=lambda r: (r.preference, r.host),

@@ -71,4 +71,4 @@ class ImapDialect(Dialect):
         return reply
 
     async def quit(self, conn: Connection, timeout: float) -> None:
-        await self._command(conn, "LOGOUT", timeout)
+        await conn.send(f"{self._next_tag()} LOGOUT", timeout)

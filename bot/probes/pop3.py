@@ -56,4 +56,4 @@ class Pop3Dialect(Dialect):
         return await self._simple(conn, f"PASS {password}", timeout)
 
     async def quit(self, conn: Connection, timeout: float) -> None:
-        await self._simple(conn, "QUIT", timeout)
+        await conn.send("QUIT", timeout)

@@ -79,4 +79,3 @@ class SmtpDialect(Dialect):
 
     async def quit(self, conn: Connection, timeout: float) -> None:
         await conn.send("QUIT", timeout)
-        await read_reply(conn, timeout)

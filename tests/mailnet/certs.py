@@ -47,8 +47,9 @@ def _name(cn: str) -> x509.Name:
     )
 
 
-def _write(directory: Path, stem: str, cert: x509.Certificate,
-           key: ec.EllipticCurvePrivateKey) -> CertPair:
+def _write(
+    directory: Path, stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
+) -> CertPair:
     cert_path = directory / f"{stem}.pem"
     key_path = directory / f"{stem}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -87,9 +88,15 @@ def _leaf(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=True, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=True,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -120,9 +127,15 @@ def make_certs(directory: Path) -> Certs:
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=False, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -133,8 +146,7 @@ def make_certs(directory: Path) -> Certs:
     )
     ca_path = _write(directory, "ca", ca_cert, ca_key).cert
 
-    def signed(stem: str, names: tuple[str, ...], start: dt.datetime,
-               end: dt.datetime) -> CertPair:
+    def signed(stem: str, names: tuple[str, ...], start: dt.datetime, end: dt.datetime) -> CertPair:
         cert, key = _leaf(names, start, end, ca_name, ca_key)
         return _write(directory, stem, cert, key)
 

@@ -89,8 +89,9 @@ class MailNet:
 
         # Dovecot's auth socket must exist before Postfix offers AUTH.
         dovecot.wait_ready(dovecot_dir, dovecot_proc, dovecot_log, deadline)
-        self._postfix = Postfix(self.workdir / "postfix", self.certs,
-                                dovecot.auth_socket(dovecot_dir))
+        self._postfix = Postfix(
+            self.workdir / "postfix", self.certs, dovecot.auth_socket(dovecot_dir)
+        )
         self._postfix.start()
         dnsmasq.wait_ready(dns_proc, dns_log, deadline)
         self._postfix.wait_ready(deadline)

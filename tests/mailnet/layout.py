@@ -23,6 +23,9 @@ NOAUTH_IP = "127.0.10.1"
 NOTLS_IP = "127.0.11.1"
 OAUTH_IP = "127.0.12.1"
 LEGACY_IP = "127.0.13.1"
+BROKENTLS_IP = "127.0.14.1"
+# Nothing listens here in the tests; the benchmarks put a latency-adding proxy to GOOD_IP here.
+SLOW_IP = "127.0.20.1"  # a certificate installed with the wrong key
 
 ISPDB_URL = "http://ispdb.test/v1.1/"
 
@@ -43,6 +46,7 @@ VALID_CERT_EXTRA_NAMES = (
     "mail.notls.test",
     "mail.oauth.test",
     "mail.legacy.test",
+    "mail.slow.test",
 )
 WEB_NAMES = ("autoconfig.autoconfig.test", "wellknown.test", "autoconfig.mailhost.test")
 WRONG_NAME = "server.hoster.test"
@@ -136,9 +140,22 @@ def dns_records() -> DnsRecords:
         ("notls", NOTLS_IP),
         ("oauth", OAUTH_IP),
         ("legacy", LEGACY_IP),
+        ("brokentls", BROKENTLS_IP),
     ):
         r.hosts.append((f"mail.{label}.test", ip))
         r.mx.append((f"{label}.test", f"mail.{label}.test", 10))
+
+    # slow.test: the good servers behind the benchmarks' latency proxy, found through SRV.
+    r.hosts.append(("mail.slow.test", SLOW_IP))
+    r.mx.append(("slow.test", "mail.slow.test", 10))
+    r.srv.extend(
+        [
+            ("_submissions._tcp.slow.test", "mail.slow.test", 465),
+            ("_submission._tcp.slow.test", "mail.slow.test", 587),
+            ("_imaps._tcp.slow.test", "mail.slow.test", 993),
+            ("_pop3s._tcp.slow.test", "mail.slow.test", 995),
+        ]
+    )
 
     # Internal addresses for the "refuse internal targets" tests; nothing listens there.
     r.hosts.extend(

@@ -94,8 +94,9 @@ class Peers:
 
     # --- servers (on the loop thread) ---
 
-    async def _listen(self, handler: Handler, ip: str, port: int,
-                      tls: ssl.SSLContext | None = None) -> None:
+    async def _listen(
+        self, handler: Handler, ip: str, port: int, tls: ssl.SSLContext | None = None
+    ) -> None:
         async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             task = asyncio.current_task()
             assert task is not None
@@ -109,7 +110,11 @@ class Peers:
                 writer.close()
 
         server = await asyncio.start_server(
-            tracked, ip, port, ssl=tls, ssl_handshake_timeout=5 if tls else None,
+            tracked,
+            ip,
+            port,
+            ssl=tls,
+            ssl_handshake_timeout=5 if tls else None,
             reuse_address=True,
         )
         self._servers.append(server)

@@ -29,6 +29,7 @@ class Listener:
 
 def listeners(certs: Certs) -> list[Listener]:
     v = certs.valid
+    mismatched = CertPair(cert=certs.valid.cert, key=certs.expired.key)
     reject = {"smtpd_client_restrictions": "reject", "smtpd_delay_reject": "no"}
     # TLS 1.0/1.1 only; @SECLEVEL=0 because OpenSSL 3 refuses their SHA-1 signatures otherwise.
     legacy = {
@@ -43,21 +44,32 @@ def listeners(certs: Certs) -> list[Listener]:
         Listener(layout.GOOD_IP, 465, "mail.good.test", v, "wrapper", auth=True),
         Listener(layout.EXPIRED_IP, 465, "mail.expired.test", certs.expired, "wrapper", True),
         Listener(layout.EXPIRED_IP, 587, "mail.expired.test", certs.expired, "starttls", True),
-        Listener(layout.WRONGNAME_IP, 465, "mail.wrongname.test", certs.wrongname, "wrapper",
-                 True),
-        Listener(layout.WRONGNAME_IP, 587, "mail.wrongname.test", certs.wrongname, "starttls",
-                 True),
-        Listener(layout.SELFSIGNED_IP, 465, "mail.selfsigned.test", certs.selfsigned, "wrapper",
-                 True),
+        Listener(layout.WRONGNAME_IP, 465, "mail.wrongname.test", certs.wrongname, "wrapper", True),
+        Listener(
+            layout.WRONGNAME_IP, 587, "mail.wrongname.test", certs.wrongname, "starttls", True
+        ),
+        Listener(
+            layout.SELFSIGNED_IP, 465, "mail.selfsigned.test", certs.selfsigned, "wrapper", True
+        ),
         Listener(layout.FUTURE_IP, 465, "mail.future.test", certs.future, "wrapper", True),
         Listener(layout.REJECT_IP, 25, "mail.reject.test", v, "starttls", False, reject),
         Listener(layout.REJECT_IP, 587, "mail.reject.test", v, "starttls", True, reject),
         Listener(layout.NOAUTH_IP, 587, "mail.noauth.test", v, "starttls", auth=False),
-        Listener(layout.NOTLS_IP, 587, "mail.notls.test", v, "none", True,
-                 {"smtpd_tls_auth_only": "no"}),
-        Listener(layout.OAUTH_IP, 587, "mail.oauth.test", v, "starttls", True,
-                 {"smtpd_sasl_mechanism_filter": "xoauth2,oauthbearer"}),
+        Listener(
+            layout.NOTLS_IP, 587, "mail.notls.test", v, "none", True, {"smtpd_tls_auth_only": "no"}
+        ),
+        Listener(
+            layout.OAUTH_IP,
+            587,
+            "mail.oauth.test",
+            v,
+            "starttls",
+            True,
+            {"smtpd_sasl_mechanism_filter": "xoauth2,oauthbearer"},
+        ),
         Listener(layout.LEGACY_IP, 465, "mail.legacy.test", v, "wrapper", True, legacy),
+        # A renewed certificate installed with the old key: TLS cannot start at all.
+        Listener(layout.BROKENTLS_IP, 465, "mail.brokentls.test", mismatched, "wrapper", True),
     ]
 
 
@@ -92,10 +104,22 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 # (name, group, mode) of the queue subdirectories, as Postfix's own check creates them.
 QUEUE_DIRS = [
-    *((name, "root", 0o700) for name in (
-        "active", "bounce", "corrupt", "defer", "deferred", "flush", "hold", "incoming",
-        "private", "saved", "trace",
-    )),
+    *(
+        (name, "root", 0o700)
+        for name in (
+            "active",
+            "bounce",
+            "corrupt",
+            "defer",
+            "deferred",
+            "flush",
+            "hold",
+            "incoming",
+            "private",
+            "saved",
+            "trace",
+        )
+    ),
     ("maildrop", "postdrop", 0o730),
     ("public", "postdrop", 0o710),
     ("pid", "root", 0o755),
@@ -201,12 +225,15 @@ smtpd_sasl_mechanism_filter = plain, login
     def _forget_config_dir(self) -> None:
         current = subprocess.run(
             ["postconf", "-h", "alternate_config_directories"],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         ).stdout.split()
         kept = [d.rstrip(",") for d in current if d.rstrip(",") != str(self.config_dir)]
         subprocess.run(
             ["postconf", "-e", f"alternate_config_directories = {', '.join(kept)}"],
-            capture_output=True, check=False,
+            capture_output=True,
+            check=False,
         )
 
     def _make_queue(self) -> None:
@@ -249,8 +276,9 @@ smtpd_sasl_mechanism_filter = plain, login
                 break
             if time.monotonic() > deadline:
                 where = ", ".join(f"{lst.ip}:{lst.port}" for lst in pending)
-                raise StartupError(f"postfix: {where} not listening\n--- {self.log} ---\n"
-                                   f"{tail(self.log)}")
+                raise StartupError(
+                    f"postfix: {where} not listening\n--- {self.log} ---\n{tail(self.log)}"
+                )
             time.sleep(0.02)
         self._master_pid = self.master_pid()
 
@@ -262,7 +290,8 @@ smtpd_sasl_mechanism_filter = plain, login
         self._master_pid = pid
         self._stopper = subprocess.Popen(
             ["postfix", "-c", str(self.config_dir), "stop"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
     def finish_stop(self) -> None:
