@@ -203,7 +203,7 @@ def provider_findings(report: Report) -> list[Finding]:
     if provider is None:
         return []
     found: list[Finding] = []
-    params = {"provider_ja": provider.name_ja, "provider_en": provider.name_en}
+    params: dict[str, Any] = {"provider_ja": provider.name_ja, "provider_en": provider.name_en}
     if provider.status is Status.BROKEN or provider.oauth_only:
         found.append(_finding("auth.oauth_required", Severity.WARNING, source="provider", **params))
     elif Auth.APP_PASSWORD in provider.auth or Auth.PROVIDER_PASSWORD in provider.auth:

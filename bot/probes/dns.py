@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import dns.asyncresolver
 import dns.exception
@@ -85,7 +85,7 @@ class DnsClient:
     def __init__(self, servers: tuple[str, ...] = (), lifetime: float = LOOKUP_LIFETIME) -> None:
         self._resolver = make_resolver(servers)
         self._lifetime = lifetime
-        self._cache: dict[tuple[str, str], asyncio.Future[object]] = {}
+        self._cache: dict[tuple[str, str], asyncio.Future[Any]] = {}
 
     async def _cached(self, key: tuple[str, str], make: Callable[[], Awaitable[T]]) -> T:
         future = self._cache.get(key)
@@ -93,9 +93,10 @@ class DnsClient:
             future = asyncio.ensure_future(make())
             self._cache[key] = future
         # shield: one caller's cancellation must not cancel the lookup another caller awaits
-        return await asyncio.shield(future)  # type: ignore[return-value]
+        result: T = await asyncio.shield(future)
+        return result
 
-    async def _query(self, name: str, rdtype: str) -> list[object]:
+    async def _query(self, name: str, rdtype: str) -> list[Any]:
         try:
             answer = await self._resolver.resolve(
                 name, rdtype, lifetime=self._lifetime, search=False
@@ -125,7 +126,7 @@ class DnsClient:
                 # The root name "." is a null MX (RFC 7505); it is kept as "".
                 MxRecord(
                     int(r.preference), r.exchange.to_text(omit_final_dot=True).lower().strip(".")
-                )  # type: ignore[attr-defined]
+                )
                 for r in rdatas
             ),
             key=lambda r: (r.preference, r.host),
@@ -139,16 +140,16 @@ class DnsClient:
         return await self._cached(("ADDR", host), lambda: self._addresses(host))
 
     async def _addresses(self, host: str) -> list[str]:
-        v4, v6 = await asyncio.gather(
+        answers: tuple[list[Any] | BaseException, ...] = await asyncio.gather(
             self._query(host, "A"), self._query(host, "AAAA"), return_exceptions=True
         )
         found: list[str] = []
-        for result in (v4, v6):
+        for result in answers:
             if isinstance(result, list):
-                found.extend(r.to_text() for r in result)  # type: ignore[attr-defined]
+                found.extend(r.to_text() for r in result)
         if found:
             return found
-        errors = [r for r in (v4, v6) if isinstance(r, DnsError)]
+        errors = [r for r in answers if isinstance(r, DnsError)]
         if any(e.status is DnsStatus.FAILED for e in errors):
             raise next(e for e in errors if e.status is DnsStatus.FAILED)
         if any(e.status is DnsStatus.NXDOMAIN for e in errors):
@@ -166,10 +167,10 @@ class DnsClient:
             return []
         records = [
             SrvRecord(
-                int(r.priority),  # type: ignore[attr-defined]
-                int(r.weight),  # type: ignore[attr-defined]
-                int(r.port),  # type: ignore[attr-defined]
-                r.target.to_text(omit_final_dot=True).lower(),  # type: ignore[attr-defined]
+                int(r.priority),
+                int(r.weight),
+                int(r.port),
+                r.target.to_text(omit_final_dot=True).lower(),
             )
             for r in rdatas
         ]
@@ -178,11 +179,3 @@ class DnsClient:
             (r for r in records if r.target not in ("", ".")),
             key=lambda r: (r.priority, -r.weight),
         )
-
-    async def domain_exists(self, domain: str) -> DnsStatus:
-        """OK when the name exists (any record type), NXDOMAIN when it does not."""
-        try:
-            await self._query(domain, "SOA")
-        except DnsError as exc:
-            return DnsStatus.OK if exc.status is DnsStatus.NODATA else exc.status
-        return DnsStatus.OK

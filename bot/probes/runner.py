@@ -13,6 +13,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.config import Settings
 from bot.model import Endpoint, Protocol, Security
@@ -224,8 +225,10 @@ async def _greeting(
     ctx: ProbeContext, conn: Connection, dialect: Dialect, endpoint: Endpoint, result: ProbeResult
 ) -> Reply:
     timer = _Timer(result, "greeting")
-    read = asyncio.ensure_future(dialect.read_greeting(conn, ctx.deadline.remaining()))
-    sniff: asyncio.Future[bool] | None = None
+    read: asyncio.Future[Any] = asyncio.ensure_future(
+        dialect.read_greeting(conn, ctx.deadline.remaining())
+    )
+    sniff: asyncio.Future[Any] | None = None
     try:
         done, _ = await asyncio.wait({read}, timeout=ctx.deadline.cap(TLS_SNIFF_AFTER))
         if not done and endpoint.security is not Security.SSL and result.ip:

@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import NameOID
 
 
 @lru_cache(maxsize=8)
@@ -119,7 +119,7 @@ def parse_certificate(der: bytes) -> CertInfo | None:
         return None
     cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         names = [str(n) for n in san.value.get_values_for_type(x509.DNSName)]
     except x509.ExtensionNotFound:
         names = []

@@ -98,11 +98,11 @@ async def open_tcp(
             )
             for task in done:
                 ip = tasks.pop(task)
-                exc = task.exception()
-                if exc is None:
+                error = task.exception()
+                if error is None:
                     reader, writer = task.result()
                     return Connection(reader, writer, ip, port)
-                errors.append(_classify_connect_error(exc))
+                errors.append(_classify_connect_error(error))
             if not done and not pending_ips:
                 break  # the whole budget is spent
     finally:
