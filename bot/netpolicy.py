@@ -52,6 +52,7 @@ def check_address(ip: str, allow: tuple[IPNetwork, ...]) -> None:
 
 
 def check_port(port: int, *, http: bool = False) -> None:
-    if port in MAIL_PORTS or (http and port in HTTP_PORTS):
+    """Mail probes dial mail ports; autoconfig fetches dial web ports; nothing else."""
+    if port in (HTTP_PORTS if http else MAIL_PORTS):
         return
     raise PolicyRefused("port_not_allowed", str(port))

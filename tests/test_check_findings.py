@@ -113,15 +113,18 @@ async def test_ports_other_than_mail_ports_are_refused() -> None:
 
 async def test_ssl_on_the_starttls_port() -> None:
     report = await run_check("taro@good.test", smtp="mail.good.test:587/ssl", receive=False)
-    f = finding(report, "tls.expects_starttls")
-    assert f.suggestion == "starttls"
-    # The port that works with SSL is named: 465 on the same host.
-    assert finding(report, "settings.port_mismatch").suggestion == "465"
+    assert "tls.expects_starttls" in codes(report)
+    # One coherent target: the port that works with SSL, 465 on the same host.
+    mismatch = finding(report, "settings.port_mismatch")
+    assert mismatch.suggestion == "465"
+    assert mismatch.params["recommended"] == "mail.good.test:465/ssl"
+    assert "settings.security_mismatch" not in codes(report)
 
 
 async def test_starttls_on_the_tls_first_port() -> None:
     report = await run_check("taro@good.test", smtp="mail.good.test:465/starttls", receive=False)
-    assert finding(report, "tls.expects_implicit").suggestion == "ssl"
+    assert "tls.expects_implicit" in codes(report)
+    assert finding(report, "settings.security_mismatch").suggestion == "ssl"
 
 
 async def test_plain_imap_on_the_tls_first_port() -> None:
@@ -180,7 +183,12 @@ async def test_starttls_set_but_not_offered() -> None:
 
 async def test_sending_through_port_25() -> None:
     report = await run_check("taro@good.test", smtp="mail.good.test:25/starttls", receive=False)
-    assert finding(report, "smtp.port25_submission").severity is Severity.WARNING
+    # Port 25 answers here, but a submission port is known to work: that is the fix.
+    assert finding(report, "smtp.port25_submission").severity is Severity.ERROR
+    assert (
+        finding(report, "settings.port_mismatch").params["recommended"] == "mail.good.test:465/ssl"
+    )
+    assert report.findings[0].code == "smtp.port25_submission"  # the explanation comes first
 
 
 async def test_submission_port_without_auth() -> None:
@@ -285,3 +293,57 @@ async def test_tls_that_cannot_start() -> None:
         "taro@brokentls.test", smtp="mail.brokentls.test:465/ssl", receive=False
     )
     assert finding(report, "tls.handshake_failed").endpoint.port == 465
+
+
+# -- whole checks: nothing lost, nothing merged --------------------------------------------------
+
+
+async def test_each_protocols_wrong_setting_gets_its_own_findings() -> None:
+    report = await run_check(
+        "taro@good.test",
+        smtp="mail.good.test:465/starttls",
+        imap="mail.good.test:993/starttls",
+        pop3="mail.good.test:995/starttls",
+    )
+    expects = {f.protocol for f in report.findings if f.code == "tls.expects_implicit"}
+    assert expects == {Protocol.SMTP, Protocol.IMAP, Protocol.POP3}
+
+
+async def test_nothing_works_is_an_error_not_silence() -> None:
+    report = await run_check("taro@firewalled.test", timeout=3)
+    assert "settings.not_found" in codes(report)
+    assert report.has_error
+
+
+async def test_a_tls_server_that_never_answers_is_reported_within_the_deadline() -> None:
+    started = time.monotonic()
+    report = await run_check(
+        "taro@silent.test", imap="mail.silent.test:993/ssl", send=False, timeout=3
+    )
+    assert finding(report, "net.no_greeting").protocol is Protocol.IMAP
+    assert time.monotonic() - started < 3 + 1
+
+
+async def test_wrong_password_without_settings_is_checked_where_we_recommend() -> None:
+    # good.test's servers are found by guessing names inside the domain: safe to log in there.
+    report = await run_check("alice@good.test", send=False, password="not the password")
+    assert "auth.failed" in codes(report)
+    assert report.login_results[Protocol.IMAP].auth == "failed"
+    report = await run_check("alice@good.test", send=False, password="correct horse battery")
+    assert not report.has_error
+    assert report.login_results[Protocol.IMAP].auth == "ok"
+
+
+async def test_no_password_goes_to_a_server_named_only_by_dns_outside_the_domain() -> None:
+    # srv.test's SRV records point into another domain (RFC 6186 §6): no login there.
+    report = await run_check("alice@srv.test", send=False, password="correct horse battery")
+    assert report.recommended[Protocol.IMAP] is not None
+    assert report.login_results == {}
+
+
+async def test_wrong_password_does_not_blame_the_settings() -> None:
+    report = await run_check(
+        "alice@good.test", smtp="mail.good.test:587/starttls", receive=False, password="nope nope"
+    )
+    assert "auth.failed" in codes(report)
+    assert not {c for c in codes(report) if c.startswith("settings.")}

@@ -77,3 +77,21 @@ def test_only_mail_ports_are_dialled() -> None:
         with pytest.raises(PolicyRefused):
             check_port(port)
     check_port(443, http=True)
+
+
+def test_autoconfig_fetches_dial_only_web_ports() -> None:
+    check_port(80, http=True)
+    with pytest.raises(PolicyRefused):
+        check_port(587, http=True)
+
+
+async def test_unusable_urls_fail_cleanly() -> None:
+    from bot.probes.dns import DnsClient
+    from bot.probes.http import HttpFailed, http_get
+    from bot.probes.transport import Deadline
+
+    for url in ("http://x:abc/", "http://[::1", "ftp://example.jp/", "https:///nohost"):
+        with pytest.raises(HttpFailed):
+            await http_get(
+                url, dns=DnsClient(("127.0.0.53",)), settings=Settings(), deadline=Deadline(1)
+            )

@@ -81,3 +81,10 @@ def test_mx_derived_domains() -> None:
     assert mx_domains("aspmx.l.google.com", "customer.co.jp") == ["l.google.com", "google.com"]
     # A domain that runs its own MX has nothing to learn from it.
     assert mx_domains("mail.example.co.jp", "example.co.jp") == []
+
+
+def test_config_files_in_other_encodings_or_with_bad_declarations_give_nothing() -> None:
+    utf16 = CONFIG.decode().encode("utf-16")
+    assert parse_config(utf16, Source.ISPDB, "") == []
+    bogus = b'<?xml version="1.0" encoding="x-bogus"?>' + CONFIG.split(b"?>", 1)[1]
+    assert parse_config(bogus, Source.ISPDB, "") == []

@@ -13,7 +13,8 @@ from bot.probes.result import Failure
 PLACEHOLDERS = {
     "host", "port", "security_label", "protocol_label", "domain", "detail", "suggestion",
     "suggestion_label", "cert_names", "not_after", "not_before", "tls_version", "reply",
-    "recommended", "expected", "expected_label", "mechanisms", "provider",
+    "recommended", "expected", "expected_label", "mechanisms", "provider", "recommended_host",
+    "recommended_port", "recommended_security_label",
 }  # fmt: skip
 
 
@@ -41,7 +42,7 @@ def test_every_code_the_rules_can_produce_has_texts() -> None:
     source = Path(rules.__file__).read_text(encoding="utf-8")
     produced = set(rules._FAILURE_CODES.values()) | set(rules._AUTH_CODES.values())
     produced |= set(
-        re.findall(r'"((?:dns|net|tls|smtp|auth|settings|policy)\.[a-z0-9_]+)"', source)
+        re.findall(r'"((?:dns|net|tls|smtp|auth|settings|policy)\.[a-z0-9_]*[a-z0-9])"', source)
     )
     produced |= {f"{p}.rejected" for p in ("smtp", "imap", "pop3")}
     produced |= {f"{p}.login_disabled" for p in ("imap", "pop3")}

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from bot.addresses import MailAddress, UserSetting
 from bot.config import Settings
 from bot.diagnosis.rules import derive_findings
-from bot.discovery.autoconfig import domain_urls, ispdb_url, parse_config
+from bot.discovery.autoconfig import domain_urls, ispdb_url, mx_domain_url, parse_config
 from bot.discovery.candidates import Candidate, Source
 from bot.discovery.guess import guesses
 from bot.discovery.mxdomain import mx_domains
@@ -29,12 +30,12 @@ from bot.probes.result import Failure, Note, ProbeResult
 from bot.probes.runner import Credentials, ProbeContext, probe
 from bot.probes.transport import Deadline
 
+log = logging.getLogger(__name__)
+
 MAX_ENDPOINTS = 40  # one check touches a bounded number of endpoints
 GUESS_STAGGER = 0.05  # seconds between guessed probes, so a guess burst is not a port scan
-
-_SILENT = frozenset(
-    {Failure.REFUSED, Failure.TIMEOUT, Failure.UNREACHABLE, Failure.DEADLINE, Failure.NO_GREETING}
-)
+GUESS_AFTER = 3.0  # guess for a protocol no source has answered for by then
+WAIT_GRACE = 0.5  # seconds past the deadline for probes to report their own timeout
 
 Progress = Callable[[str, dict[str, object]], None]
 
@@ -75,6 +76,7 @@ class Report:
     results: list[ProbeResult]
     findings: list[Finding]
     elapsed_ms: int
+    login_results: dict[Protocol, ProbeResult] = field(default_factory=dict)
 
     @property
     def has_error(self) -> bool:
@@ -95,26 +97,25 @@ class Check:
         self.progress = progress or (lambda event, data: None)
         self.deadline = Deadline(request.timeout)
         self.dns = DnsClient(settings.dns_servers)
-        credentials = (
-            Credentials(request.address.address, request.password) if request.password else None
-        )
-        self.ctx = ProbeContext(self.dns, settings, self.deadline, credentials)
+        self.ctx = ProbeContext(self.dns, settings, self.deadline)
         self.domain = request.address.domain
-        self._probes: dict[Endpoint, asyncio.Task[ProbeResult]] = {}
-        self._candidates: list[Candidate] = []
         self.provider: Provider | None = None
-        self._mx_domains_done: set[str] = set()
+        self._probes: dict[Endpoint, asyncio.Task[ProbeResult]] = {}
+        self._results: dict[Endpoint, ProbeResult] = {}
+        self._candidates: list[Candidate] = []
+        self._mx = MxResult(DnsStatus.FAILED, detail="not looked up")
+        self._sources_done = asyncio.Event()
 
     # -- probes ---------------------------------------------------------------------------
 
-    def _start_probe(self, endpoint: Endpoint, *, login: bool = False) -> None:
+    def _start_probe(self, endpoint: Endpoint, login: Credentials | None = None) -> None:
         if endpoint in self._probes or len(self._probes) >= MAX_ENDPOINTS:
             return
         if endpoint.protocol not in self.request.protocols:
             return
         self.progress("probe_started", {"endpoint": endpoint})
         task = asyncio.ensure_future(probe(self.ctx, endpoint, login=login))
-        task.add_done_callback(lambda t: self._probe_done(t))
+        task.add_done_callback(self._probe_done)
         self._probes[endpoint] = task
 
     def _probe_done(self, task: asyncio.Task[ProbeResult]) -> None:
@@ -128,26 +129,32 @@ class Check:
             if candidate.endpoint.security is Security.NONE:
                 continue  # plain text is never recommended
             self._candidates.append(candidate)
-            self._start_probe(candidate.endpoint, login=self._login_wanted(candidate.endpoint))
+            self._start_probe(candidate.endpoint)
 
-    def _login_wanted(self, endpoint: Endpoint) -> bool:
-        user = self.request.user.get(endpoint.protocol)
-        # Log in once per protocol: on the person's own setting, or else on the first candidate.
-        if user is not None:
-            return user.endpoint() == endpoint
-        return not any(c.endpoint.protocol == endpoint.protocol for c in self._candidates[:-1])
+    def _credentials(self, protocol: Protocol, candidate: Candidate | None) -> Credentials | None:
+        """The user name the account logs in with: the source's rule, else the address."""
+        if self.request.password is None:
+            return None
+        rule = candidate.username if candidate else None
+        if rule is None and self.provider is not None:
+            servers = self.provider.servers_for(protocol)
+            rule = servers[0].username if servers and servers[0].username else None
+        address = self.request.address
+        user = address.local_part if rule == "localpart" else address.address
+        return Credentials(user, self.request.password)
 
     # -- discovery sources ----------------------------------------------------------------
 
     def _provider_candidates(self, provider: Provider, detail: str) -> list[Candidate]:
         found: list[Candidate] = []
-        for protocol in self.request.protocols:
+        for protocol in self.request.ordered_protocols():
             for server in provider.servers_for(protocol):
                 host = server.host or server.host_for(self.domain)
                 if not host:
                     continue  # a host that differs per account: the person must tell us
                 endpoint = Endpoint(protocol, host, server.port, server.security)
-                found.append(Candidate(endpoint, Source.PROVIDER, detail))
+                username = str(server.username) if server.username else None
+                found.append(Candidate(endpoint, Source.PROVIDER, detail, username))
         return found
 
     async def _fetch_config(self, url: str, source: Source, timeout: float) -> list[Candidate]:
@@ -164,14 +171,9 @@ class Check:
 
     async def _autoconfig(self) -> None:
         urls = domain_urls(self.domain, self.request.address.address)
-        results = await asyncio.gather(
-            *(self._fetch_config(u, Source.AUTOCONFIG, 5.0) for u in urls)
-        )
-        # The first location in Thunderbird's order that answered wins.
-        for found in results:
-            if found:
-                self._add(found)
-                return
+        fetches = [self._fetch_config(u, Source.AUTOCONFIG, 5.0) for u in urls]
+        for done in asyncio.as_completed(fetches):
+            self._add(await done)  # each location's servers are probed as soon as they arrive
 
     async def _ispdb(self, domain: str, source: Source) -> None:
         self._add(await self._fetch_config(ispdb_url(self.settings.ispdb_url, domain), source, 8.0))
@@ -179,11 +181,11 @@ class Check:
     async def _srv(self) -> None:
         self._add(await srv_candidates(self.dns, self.domain, set(self.request.protocols)))
 
-    async def _mx(self) -> MxResult:
-        mx = await self.dns.mx(self.domain)
-        host = mx.primary
+    async def _mx_lookup(self) -> None:
+        self._mx = await self.dns.mx(self.domain)
+        host = self._mx.primary
         if host is None:
-            return mx
+            return
         if self.provider is None:
             provider = self.providers.by_mx(host)
             if provider is not None:
@@ -191,42 +193,46 @@ class Check:
                 self._add(self._provider_candidates(provider, f"mx {host}"))
         fetches = []
         for domain in mx_domains(host, self.domain):
-            if domain in self._mx_domains_done:
-                continue
-            self._mx_domains_done.add(domain)
-            url = f"https://autoconfig.{domain}/mail/config-v1.1.xml"
-            fetches.append(self._fetch_config(url, Source.MX, 5.0))
+            fetches.append(self._fetch_config(mx_domain_url(domain), Source.MX, 5.0))
             fetches.append(
                 self._fetch_config(ispdb_url(self.settings.ispdb_url, domain), Source.MX, 8.0)
             )
-        for found in await asyncio.gather(*fetches):
-            self._add(found)
-        return mx
+        for done in asyncio.as_completed(fetches):
+            self._add(await done)
 
-    def _guess(self, mx: MxResult) -> None:
-        """Only for protocols no source knew anything about, as Thunderbird does."""
-        if mx.status is DnsStatus.NXDOMAIN:
+    async def _source(self, work: Awaitable[None], name: str) -> None:
+        """A source that fails for any reason found nothing; the check goes on."""
+        try:
+            await work
+        except Exception:
+            log.warning("discovery source %s failed", name, exc_info=True)
+
+    async def _guess_when_due(self) -> None:
+        """Guess, as Thunderbird does, only for protocols no source knew anything about —
+        once every source has answered, or GUESS_AFTER seconds in, whichever is first."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._sources_done.wait(), GUESS_AFTER)
+        if self._mx.status is DnsStatus.NXDOMAIN:
             return
-        delay = 0.0
         for protocol in self.request.ordered_protocols():
             if any(c.endpoint.protocol == protocol for c in self._candidates):
                 continue
             user = self.request.user.get(protocol)
-            domain_guesses = guesses(self.domain, protocol)
+            found = guesses(self.domain, protocol)
             if user is not None:
                 # A host the person typed replaces the guessed host names (Thunderbird does too).
-                domain_guesses = [
+                found = [
                     Candidate(
                         Endpoint(protocol, user.host, c.endpoint.port, c.endpoint.security),
                         Source.GUESS,
                     )
-                    for c in domain_guesses
+                    for c in found
                     if c.endpoint.host == f"mail.{self.domain}"
                 ]
-            for candidate in domain_guesses:
+            for candidate in found:
                 self._candidates.append(candidate)
-                asyncio.get_running_loop().call_later(delay, self._start_probe, candidate.endpoint)
-                delay += GUESS_STAGGER
+                self._start_probe(candidate.endpoint)
+                await asyncio.sleep(GUESS_STAGGER)
 
     # -- the check --------------------------------------------------------------------------
 
@@ -234,101 +240,127 @@ class Check:
         started = time.monotonic()
         for protocol, setting in self.request.user.items():
             if protocol in self.request.protocols:
-                self._start_probe(setting.endpoint(), login=True)
+                self._start_probe(setting.endpoint(), login=self._credentials(protocol, None))
         self.provider = self.providers.by_domain(self.domain)
         if self.provider is not None:
             self._add(self._provider_candidates(self.provider, "domain"))
         self.progress("discovery_started", {"domain": self.domain})
-        mx_task = asyncio.ensure_future(self._mx())
-        sources = [mx_task, self._autoconfig(), self._ispdb(self.domain, Source.ISPDB), self._srv()]
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*sources), self.deadline.remaining())
-        mx = (
-            mx_task.result()
-            if mx_task.done() and not mx_task.cancelled()
-            else MxResult(DnsStatus.FAILED, detail="timeout")
+        sources = asyncio.gather(
+            self._source(self._mx_lookup(), "mx"),
+            self._source(self._autoconfig(), "autoconfig"),
+            self._source(self._ispdb(self.domain, Source.ISPDB), "ispdb"),
+            self._source(self._srv(), "srv"),
         )
-        self._guess(mx)
-        await asyncio.sleep(0)  # let the staggered guesses register
-        results = await self._wait_probes()
+        sources.add_done_callback(lambda _: self._sources_done.set())
+        guessing = asyncio.ensure_future(self._guess_when_due())
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(sources), self.deadline.remaining())
+            await self._wait_probes(guessing)
+        finally:
+            for task in (sources, guessing):
+                task.cancel()
+            await asyncio.gather(sources, guessing, return_exceptions=True)
         recommended = {p: self._recommend(p) for p in self.request.ordered_protocols()}
+        login_results = await self._login_recommended(recommended)
         user_results = {
-            p: self._result_for(s.endpoint())
+            p: self._results[s.endpoint()]
             for p, s in self.request.user.items()
-            if p in self.request.protocols
+            if p in self.request.protocols and s.endpoint() in self._results
         }
         report = Report(
             request=self.request,
             provider=self.provider,
-            mx=mx,
+            mx=self._mx,
             recommended=recommended,
-            user_results={p: r for p, r in user_results.items() if r is not None},
-            results=results,
+            user_results=user_results,
+            results=list(self._results.values()),
             findings=[],
             elapsed_ms=0,
+            login_results=login_results,
         )
         report.findings = derive_findings(report, self._subjects(report))
         report.elapsed_ms = int((time.monotonic() - started) * 1000)
         return report
 
-    async def _wait_probes(self) -> list[ProbeResult]:
-        # Staggered guesses may still be arriving; wait until no new probe appears.
-        while True:
+    async def _wait_probes(self, guessing: asyncio.Future[None]) -> None:
+        # Probes end themselves at the deadline and report why; the grace lets them say it.
+        end = time.monotonic() + self.deadline.remaining() + WAIT_GRACE
+        while time.monotonic() < end:
             pending = [t for t in self._probes.values() if not t.done()]
-            if not pending:
-                if self._guesses_outstanding():
-                    await asyncio.sleep(GUESS_STAGGER)
-                    continue
+            if not pending and guessing.done():
                 break
-            await asyncio.wait(pending, timeout=self.deadline.remaining() + 1.0)
-            if self.deadline.remaining() <= 0 and any(not t.done() for t in self._probes.values()):
-                break
-        results: list[ProbeResult] = []
+            waiting: list[asyncio.Future[object]] = [*pending, guessing]  # type: ignore[list-item]
+            await asyncio.wait(
+                waiting, timeout=end - time.monotonic(), return_when=asyncio.FIRST_COMPLETED
+            )
+        # Whatever still runs has had its time: stop it, and let it finish stopping.
+        leftovers = [t for t in self._probes.values() if not t.done()]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
         for endpoint, task in self._probes.items():
-            if task.done() and not task.cancelled() and task.exception() is None:
-                result = task.result()
-            else:
-                task.cancel()
+            if task.cancelled() or task.exception() is not None:
                 result = ProbeResult(endpoint, failure=Failure.DEADLINE, detail="deadline")
+            else:
+                result = task.result()
             result.sources = self._sources_of(endpoint)
-            results.append(result)
-        return results
-
-    def _guesses_outstanding(self) -> bool:
-        return self.deadline.remaining() > 0 and any(
-            c.endpoint not in self._probes
-            for c in self._candidates
-            if c.source is Source.GUESS and len(self._probes) < MAX_ENDPOINTS
-        )
+            self._results[endpoint] = result
 
     def _sources_of(self, endpoint: Endpoint) -> list[str]:
         words = sorted({c.source for c in self._candidates if c.endpoint == endpoint})
         user = any(s.endpoint() == endpoint for s in self.request.user.values())
         return (["user"] if user else []) + [s.word for s in words]
 
-    def _result_for(self, endpoint: Endpoint) -> ProbeResult | None:
-        task = self._probes.get(endpoint)
-        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
-            return None
-        return task.result()
-
     def _recommend(self, protocol: Protocol) -> Recommendation | None:
-        best: tuple[tuple[int, int, int], Recommendation] | None = None
+        best: tuple[tuple[int, int, int, int], Recommendation] | None = None
         for index, candidate in enumerate(self._candidates):
             if candidate.endpoint.protocol != protocol:
                 continue
-            result = self._result_for(candidate.endpoint)
+            result = self._results.get(candidate.endpoint)
             if result is None or not result.ok:
                 continue
             unusable = Note.LOGIN_DISABLED in result.notes or (
                 protocol is Protocol.SMTP and Note.AUTH_NOT_OFFERED in result.notes
             )
-            rank = (int(unusable), int(candidate.source), index)
+            # Port 25 is for servers talking to servers; most Japanese ISPs block it (OP25B).
+            port25 = int(protocol is Protocol.SMTP and candidate.endpoint.port == 25)
+            rank = (int(unusable), port25, int(candidate.source), index)
             if best is None or rank < best[0]:
                 best = (rank, Recommendation(candidate, result))
         if best is None or best[0][0]:
             return None
         return best[1]
+
+    def _trusted_for_login(self, candidate: Candidate) -> bool:
+        """A password goes only where the domain itself, or our own data, points."""
+        host = candidate.endpoint.host
+        in_domain = host == self.domain or host.endswith("." + self.domain)
+        if candidate.source is Source.PROVIDER:
+            return True
+        if candidate.source in (Source.AUTOCONFIG, Source.ISPDB, Source.MX):
+            return candidate.detail.startswith("https://") or in_domain
+        return in_domain  # SRV and guesses: only inside the mail domain (RFC 6186 §6)
+
+    async def _login_recommended(
+        self, recommended: dict[Protocol, Recommendation | None]
+    ) -> dict[Protocol, ProbeResult]:
+        """With a password and no setting of the person's own, log in where we recommend."""
+        if self.request.password is None:
+            return {}
+        logins: dict[Protocol, asyncio.Task[ProbeResult]] = {}
+        context = ProbeContext(self.dns, self.settings, Deadline(self.request.timeout))
+        for protocol, rec in recommended.items():
+            if rec is None or protocol in self.request.user:
+                continue
+            if not self._trusted_for_login(rec.candidate):
+                continue
+            creds = self._credentials(protocol, rec.candidate)
+            logins[protocol] = asyncio.ensure_future(
+                probe(context, rec.result.endpoint, login=creds)
+            )
+        done = await asyncio.gather(*logins.values())
+        return dict(zip(logins, done, strict=True))
 
     def _subjects(self, report: Report) -> dict[Protocol, list[ProbeResult]]:
         """The probes whose problems are the person's problems, per protocol.
@@ -337,26 +369,30 @@ class Check:
         most trusted source's candidates (the server itself is broken, not the settings).
         """
         subjects: dict[Protocol, list[ProbeResult]] = {}
+        receiving = {Protocol.IMAP, Protocol.POP3}
         for protocol in self.request.ordered_protocols():
             if protocol in report.user_results:
                 subjects[protocol] = [report.user_results[protocol]]
                 continue
             if report.recommended.get(protocol) is not None:
                 continue
-            receiving = {Protocol.IMAP, Protocol.POP3}
-            if protocol in receiving and any(
-                report.recommended.get(other) for other in receiving - {protocol}
+            if protocol in receiving and (
+                any(report.recommended.get(other) for other in receiving - {protocol})
+                or receiving & set(report.user_results)
             ):
-                continue  # mail can be received the other way; nothing to fix here
+                continue  # they receive the other way, or it works the other way
             candidates = [c for c in self._candidates if c.endpoint.protocol == protocol]
             if not candidates:
+                subjects[protocol] = []
                 continue
             top = min(c.source for c in candidates)
-            found = [self._result_for(c.endpoint) for c in candidates if c.source == top]
+            found = [self._results.get(c.endpoint) for c in candidates if c.source == top]
             results = [r for r in found if r is not None]
             if top is Source.GUESS:
-                # A guessed name that does not exist or does not answer is no fault of anyone;
-                # a server that answered and then failed (an expired certificate) is.
-                results = [r for r in results if r.ip is not None and r.failure not in _SILENT]
+                # A guessed name or port that is not there says nothing (settings.not_found
+                # covers "nothing works"); a server that answered and then failed does.
+                results = [
+                    r for r in results if r.ip is not None or r.failure is Failure.NO_GREETING
+                ]
             subjects[protocol] = results
         return subjects

@@ -12,7 +12,7 @@ from bot.model import Finding, Protocol, Security
 def _labels(params: dict[str, Any], lang: Lang) -> dict[str, Any]:
     """Human words for the values a finding carries (ssl → SSL/TLS, smtp → 送信(SMTP))."""
     out = dict(params)
-    for key in ("security", "expected", "suggestion"):
+    for key in ("security", "expected", "suggestion", "recommended_security"):
         value = params.get(key)
         if value in {s.value for s in Security}:
             out[f"{key}_label"] = t(f"security.{value}", lang)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bot.addresses import UserSetting
 from bot.knowledge.providers import Auth, Status
 from bot.knowledge.typos import suggest_domain
 from bot.model import Endpoint, Finding, Protocol, Security, Severity
@@ -59,13 +60,17 @@ def _finding(
     severity: Severity,
     endpoint: Endpoint | None = None,
     suggestion: str | None = None,
+    *,
+    protocol: Protocol | None = None,
     **params: Any,
 ) -> Finding:
     where = _where(endpoint) if endpoint else {}
+    if protocol is not None:
+        where["protocol"] = str(protocol)
     return Finding(
         code=code,
         severity=severity,
-        protocol=endpoint.protocol if endpoint else None,
+        protocol=endpoint.protocol if endpoint else protocol,
         endpoint=endpoint,
         params={**where, **params},
         suggestion=suggestion,
@@ -97,7 +102,9 @@ def domain_findings(report: Report) -> list[Finding]:
     return []
 
 
-def probe_findings(result: ProbeResult, *, is_user: bool) -> list[Finding]:
+def probe_findings(
+    result: ProbeResult, *, is_user: bool, alternative: Endpoint | None = None
+) -> list[Finding]:
     endpoint = result.endpoint
     found: list[Finding] = []
     extra: dict[str, Any] = {"detail": result.detail}
@@ -112,8 +119,10 @@ def probe_findings(result: ProbeResult, *, is_user: bool) -> list[Finding]:
             extra["cert_names"] = ", ".join(cert.names[:5])
             extra["not_after"] = cert.not_after.date().isoformat()
             extra["not_before"] = cert.not_before.date().isoformat()
-            if result.failure is Failure.CERT_HOSTNAME_MISMATCH and cert.names:
-                suggestion = next((n for n in cert.names if not n.startswith("*")), cert.names[0])
+            if result.failure is Failure.CERT_HOSTNAME_MISMATCH:
+                # Only a full server name: never a wildcard, never a bare domain.
+                full = [n for n in cert.names if "*" not in n and n.count(".") >= 2]
+                suggestion = full[0] if full else None
         if result.tls and result.tls.version:
             extra["tls_version"] = result.tls.version
         if result.failure is Failure.EXPECTS_STARTTLS:
@@ -122,7 +131,9 @@ def probe_findings(result: ProbeResult, *, is_user: bool) -> list[Finding]:
             suggestion = "ssl"
         found.append(_finding(code, Severity.ERROR, endpoint, suggestion, **extra))
     if endpoint.protocol is Protocol.SMTP and endpoint.port == 25 and is_user:
-        found.append(_finding("smtp.port25_submission", Severity.WARNING, endpoint))
+        # An error when a submission port is known to work: then the fix is certain.
+        severity = Severity.ERROR if alternative else Severity.WARNING
+        found.append(_finding("smtp.port25_submission", severity, endpoint))
     if result.failure is not None:
         return found
     notes = result.notes
@@ -154,14 +165,23 @@ def probe_findings(result: ProbeResult, *, is_user: bool) -> list[Finding]:
 
 
 def settings_findings(
-    user: ProbeResult, recommended: Endpoint | None, user_ok: bool
+    user: ProbeResult, said: UserSetting, recommended: Endpoint | None
 ) -> list[Finding]:
-    """Explain each difference between the person's setting and one that works."""
-    if recommended is None or user_ok:
+    """Explain each difference between what the person set and a setting that works.
+
+    Only what they said is compared (a port they did not give is not "their port"); every
+    finding carries the whole working setting, so the advice is one coherent target.
+    """
+    if recommended is None:
         return []
     endpoint = user.endpoint
     found: list[Finding] = []
-    common = {"recommended": _setting_text(recommended)}
+    common: dict[str, Any] = {
+        "recommended": _setting_text(recommended),
+        "recommended_host": recommended.host,
+        "recommended_port": recommended.port,
+        "recommended_security": str(recommended.security),
+    }
     if endpoint.host != recommended.host:
         found.append(
             _finding(
@@ -173,7 +193,7 @@ def settings_findings(
                 **common,
             )
         )
-    if endpoint.port != recommended.port:
+    if said.port is not None and endpoint.port != recommended.port:
         found.append(
             _finding(
                 "settings.port_mismatch",
@@ -184,7 +204,7 @@ def settings_findings(
                 **common,
             )
         )
-    if endpoint.security is not recommended.security:
+    if said.security is not None and endpoint.security is not recommended.security:
         found.append(
             _finding(
                 "settings.security_mismatch",
@@ -213,37 +233,82 @@ def provider_findings(report: Report) -> list[Finding]:
     return found
 
 
+def _needs_other_settings(protocol: Protocol, own: list[Finding], endpoint: Endpoint) -> bool:
+    """The setting itself is wrong: a connection, TLS or protocol problem (not the password),
+    or sending through port 25."""
+    if protocol is Protocol.SMTP and endpoint.port == 25:
+        return True
+    return any(f.severity is Severity.ERROR and not f.code.startswith("auth.") for f in own)
+
+
 def derive_findings(report: Report, subjects: dict[Protocol, list[ProbeResult]]) -> list[Finding]:
     findings = domain_findings(report)
     for protocol, results in subjects.items():
         user = report.user_results.get(protocol)
+        recommendation = report.recommended.get(protocol)
         for result in results:
             is_user = result is user
-            own = probe_findings(result, is_user=is_user)
+            target = recommendation.result.endpoint if recommendation else None
+            own = probe_findings(result, is_user=is_user, alternative=target)
+            if is_user and recommendation is not None:
+                # The working setting is named in full below; a half-target ("use STARTTLS")
+                # next to it would contradict it (STARTTLS on 465 does not work either).
+                own = [_without_mode_hint(f) for f in own]
             findings.extend(own)
-            if is_user:
-                recommendation = report.recommended.get(protocol)
-                broken = any(f.severity is Severity.ERROR for f in own)
-                findings.extend(
-                    settings_findings(
-                        result,
-                        recommendation.result.endpoint if recommendation else None,
-                        not broken,
-                    )
-                )
-                if not broken:
-                    findings.append(_finding("settings.ok", Severity.INFO, result.endpoint))
+            if not is_user:
+                continue
+            if _needs_other_settings(protocol, own, result.endpoint):
+                said = report.request.user[protocol]
+                findings.extend(settings_findings(result, said, target))
+            elif not any(f.severity is Severity.ERROR for f in own):
+                findings.append(_finding("settings.ok", Severity.INFO, result.endpoint))
+        if (
+            recommendation is None
+            and protocol in _looked_for(report)
+            and not any(
+                f.severity is Severity.ERROR for f in findings if f.protocol in (protocol, None)
+            )
+        ):
+            findings.append(_finding("settings.not_found", Severity.ERROR, protocol=protocol))
+    for result in report.login_results.values():
+        findings.extend(
+            f for f in probe_findings(result, is_user=False) if f.code.startswith("auth.")
+        )
     live_auth = {f.code for f in findings if f.code.startswith("auth.")}
     findings.extend(f for f in provider_findings(report) if f.code not in live_auth)
     return _dedupe(findings)
 
 
+def _looked_for(report: Report) -> set[Protocol]:
+    """The protocols the person needs: sending if asked; for receiving, the one they use, or
+    IMAP standing for both when they named none and neither works."""
+    wanted = set(report.request.protocols)
+    receiving = {Protocol.IMAP, Protocol.POP3}
+    named = receiving & set(report.request.user)
+    if named:
+        return (wanted - receiving) | named
+    if any(report.recommended.get(p) for p in receiving):
+        return wanted - receiving
+    return (wanted - receiving) | ({Protocol.IMAP} & wanted)
+
+
+def _without_mode_hint(finding: Finding) -> Finding:
+    if finding.code in ("tls.expects_starttls", "tls.expects_implicit") and finding.suggestion:
+        return Finding(
+            finding.code, finding.severity, finding.protocol, finding.endpoint, finding.params
+        )
+    return finding
+
+
 def _dedupe(findings: list[Finding]) -> list[Finding]:
-    """One finding per code and host: the same expired certificate on 993 and 143 is one."""
-    seen: set[tuple[str, str | None]] = set()
+    """One finding per code, protocol and host; a certificate is one per host (the same
+    expired certificate on 465 and 993 is one problem)."""
+    seen: set[tuple[str, str | None, str | None]] = set()
     unique: list[Finding] = []
     for finding in findings:
-        key = (finding.code, finding.endpoint.host if finding.endpoint else None)
+        host = finding.endpoint.host if finding.endpoint else None
+        protocol = None if finding.code.startswith("tls.cert_") else finding.protocol
+        key = (finding.code, str(protocol) if protocol else None, host)
         if key not in seen:
             seen.add(key)
             unique.append(finding)

@@ -13,6 +13,11 @@ _SERVER_TYPES = {"smtp": Protocol.SMTP, "imap": Protocol.IMAP, "pop3": Protocol.
 _USERNAMES = {"%EMAILADDRESS%": "address", "%EMAILLOCALPART%": "localpart"}
 
 
+def mx_domain_url(domain: str) -> str:
+    """For a domain learned from an MX host: https only, no .well-known (as Thunderbird)."""
+    return f"https://autoconfig.{domain}/mail/config-v1.1.xml"
+
+
 def domain_urls(domain: str, address: str) -> list[str]:
     """The domain's own locations, https before http (hosters often serve only http)."""
     query = f"?emailaddress={address}"
@@ -29,11 +34,15 @@ def ispdb_url(base: str, domain: str) -> str:
 
 def parse_config(xml: bytes, source: Source, detail: str) -> list[Candidate]:
     """Candidates from a config-v1.1.xml, in the file's order; [] for anything unreadable."""
-    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+    try:
+        text = xml.decode("utf-8")  # config files are UTF-8; anything else is not one
+    except UnicodeDecodeError:
+        return []
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
         return []  # no document type definitions: nothing legitimate needs them here
     try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
+        root = ET.fromstring(text.encode("utf-8"))
+    except (ET.ParseError, ValueError, LookupError):
         return []
     candidates: list[Candidate] = []
     for server in root.iter():

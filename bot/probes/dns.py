@@ -75,7 +75,12 @@ def make_resolver(servers: tuple[str, ...]) -> dns.asyncresolver.Resolver:
         resolver = dns.asyncresolver.Resolver(configure=False)
         resolver.nameservers = list(servers)
     else:
-        resolver = dns.asyncresolver.Resolver()
+        try:
+            resolver = dns.asyncresolver.Resolver()
+        except dns.resolver.NoResolverConfiguration:
+            # No /etc/resolv.conf: every lookup fails, and says so as a finding.
+            resolver = dns.asyncresolver.Resolver(configure=False)
+            resolver.nameservers = ["127.0.0.1"]
     resolver.lifetime = LOOKUP_LIFETIME
     resolver.timeout = 2.0
     return resolver

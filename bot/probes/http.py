@@ -51,11 +51,15 @@ async def http_get(
 async def _get_once(
     url: str, dns: DnsClient, settings: Settings, deadline: Deadline, timeout: float
 ) -> HttpResponse:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        explicit_port = parts.port
+    except ValueError:
+        raise HttpFailed("not a usable URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise HttpFailed(f"not an http(s) URL: {url}")
+        raise HttpFailed(f"not an http(s) URL: {url[:100]}")
     https = parts.scheme == "https"
-    port = parts.port or (443 if https else 80)
+    port = explicit_port or (443 if https else 80)
     budget = Deadline(deadline.cap(timeout))
     try:
         ips = await dns.addresses(parts.hostname)

@@ -83,6 +83,7 @@ class ProbeResult:
     tls: TlsInfo | None = None
     auth: AuthOutcome | None = None
     auth_reply: str | None = None
+    auth_user: str | None = None  # the user name the login tried
     elapsed_ms: int = 0
 
     @property
@@ -105,6 +106,7 @@ class ProbeResult:
             "tls": self.tls.to_json() if self.tls else None,
             "auth": str(self.auth) if self.auth else None,
             "auth_reply": self.auth_reply,
+            "auth_user": self.auth_user,
             "stages": [s.to_json() for s in self.stages],
             "elapsed_ms": self.elapsed_ms,
         }

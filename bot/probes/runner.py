@@ -73,7 +73,6 @@ class ProbeContext:
     dns: DnsClient
     settings: Settings
     deadline: Deadline
-    credentials: Credentials | None = None
 
 
 class _Stop(Exception):
@@ -94,11 +93,16 @@ class _Timer:
         self.result.stages.append(Stage(self.name, ok, ms, detail[:300]))
 
 
-async def probe(ctx: ProbeContext, endpoint: Endpoint, *, login: bool = False) -> ProbeResult:
-    """Probe `endpoint`; with `login` and credentials in ctx, also try to log in."""
+async def probe(
+    ctx: ProbeContext, endpoint: Endpoint, *, login: Credentials | None = None
+) -> ProbeResult:
+    """Probe `endpoint`; with `login`, also try to log in with those credentials."""
     result = ProbeResult(endpoint)
     started = time.monotonic()
     conn: Connection | None = None
+    if ctx.deadline.remaining() < 0.05:
+        result.failure, result.detail = Failure.DEADLINE, "no time left in the check"
+        return result
     try:
         conn = await _run(ctx, endpoint, result, login=login)
     except _Stop as stop:
@@ -193,32 +197,44 @@ async def _handshake(
     timer.done(True, f"{result.tls.version} {result.tls.cipher}")
 
 
-async def _inspect(
-    ctx: ProbeContext, endpoint: Endpoint, result: ProbeResult, *, legacy: bool
-) -> bool:
-    """Second connection without verification, only to read the certificate and TLS version."""
-    if ctx.deadline.remaining() < 0.2 or result.ip is None:
-        return False
-    context = tlsmod.legacy_context() if legacy else tlsmod.inspecting_context()
+async def _tls_session(
+    ctx: ProbeContext, endpoint: Endpoint, ip: str, context: ssl.SSLContext
+) -> Connection | None:
+    """A second connection, TLS up (via STARTTLS when the endpoint says so), or None."""
     conn: Connection | None = None
     try:
-        conn = await _connect(ctx, endpoint, [result.ip], None)
+        conn = await _connect(ctx, endpoint, [ip], None)
         if endpoint.security is Security.STARTTLS:
             dialect = DIALECTS[endpoint.protocol]()
             timeout = ctx.deadline.cap(COMMAND_TIMEOUT)
             await dialect.read_greeting(conn, timeout)
             await dialect.capabilities(conn, timeout)
             if not (await dialect.starttls(conn, timeout)).ok:
-                return False
+                await conn.close()
+                return None
         await conn.start_tls(context, endpoint.host, ctx.deadline.remaining())
-        assert result.tls is not None
-        tlsmod.describe_session(conn.tls_object(), result.tls)
-        return True
+        return conn
     except (_Stop, ReadFailed, ssl.SSLError, TimeoutError, ConnectionError, OSError, EOFError):
-        return False
-    finally:
         if conn is not None:
+            conn.broken = True
             await conn.close()
+        return None
+
+
+async def _inspect(
+    ctx: ProbeContext, endpoint: Endpoint, result: ProbeResult, *, legacy: bool
+) -> bool:
+    """Read the certificate and TLS version that failed verification. Never used to log in."""
+    if ctx.deadline.remaining() < 0.2 or result.ip is None:
+        return False
+    context = tlsmod.legacy_context() if legacy else tlsmod.inspecting_context()
+    conn = await _tls_session(ctx, endpoint, result.ip, context)
+    if conn is None:
+        return False
+    assert result.tls is not None
+    tlsmod.describe_session(conn.tls_object(), result.tls)
+    await conn.close()
+    return True
 
 
 async def _greeting(
@@ -260,20 +276,16 @@ async def _greeting(
 
 
 async def _speaks_tls(ctx: ProbeContext, endpoint: Endpoint, ip: str) -> bool:
-    conn: Connection | None = None
-    try:
-        conn = await _connect(ctx, endpoint, [ip], None)
-        await conn.start_tls(tlsmod.inspecting_context(), endpoint.host, ctx.deadline.remaining())
-        return True
-    except (_Stop, ssl.SSLError, TimeoutError, ConnectionError, OSError, EOFError):
+    implicit = Endpoint(endpoint.protocol, endpoint.host, endpoint.port, Security.SSL)
+    conn = await _tls_session(ctx, implicit, ip, tlsmod.inspecting_context())
+    if conn is None:
         return False
-    finally:
-        if conn is not None:
-            await conn.close()
+    await conn.close()
+    return True
 
 
 async def _run(
-    ctx: ProbeContext, endpoint: Endpoint, result: ProbeResult, *, login: bool
+    ctx: ProbeContext, endpoint: Endpoint, result: ProbeResult, *, login: Credentials | None
 ) -> Connection | None:
     dialect = DIALECTS[endpoint.protocol]()
     ips = await _resolve(ctx, endpoint, result)
@@ -293,8 +305,8 @@ async def _run(
         except _LookAheadDone as done:
             caps, looked_ahead = done.caps, True
         _observe_auth(dialect, endpoint, result, caps)
-        if login and ctx.credentials is not None and not looked_ahead:
-            await _login(ctx, conn, dialect, result, caps)
+        if login is not None and not looked_ahead:
+            await _login(ctx, conn, dialect, result, caps, login)
         # A server that hangs up on QUIT has done nothing wrong.
         with contextlib.suppress(ReadFailed):
             await dialect.quit(conn, ctx.deadline.cap(2.0))
@@ -335,6 +347,8 @@ async def _starttls(
             return caps
         raise _Stop(Failure.STARTTLS_FAILED, reply.text[:300])
     timer.done(True, reply.text[:200])
+    if conn.has_buffered_data():
+        raise _Stop(Failure.PROTOCOL_ERROR, "data arrived before encryption started (injected?)")
     if endpoint.security is Security.NONE:
         # The look-ahead ends here: after this the connection would be encrypted, which is
         # not what the person's app does, so the findings speak of the plain-text channel.
@@ -394,10 +408,15 @@ def classify_auth_reply(text: str) -> AuthOutcome:
 
 
 async def _login(
-    ctx: ProbeContext, conn: Connection, dialect: Dialect, result: ProbeResult, caps: list[str]
+    ctx: ProbeContext,
+    conn: Connection,
+    dialect: Dialect,
+    result: ProbeResult,
+    caps: list[str],
+    creds: Credentials,
 ) -> None:
-    assert ctx.credentials is not None
     timer = _Timer(result, "auth")
+    result.auth_user = creds.user
     # Never send a password over a channel that is not encrypted and verified.
     if not (conn.tls and result.tls and result.tls.verified) or Note.OAUTH_ONLY in result.notes:
         result.auth = AuthOutcome.NOT_POSSIBLE
@@ -409,7 +428,6 @@ async def _login(
         result.auth = AuthOutcome.NOT_POSSIBLE
         timer.done(False, "no password mechanism offered")
         return
-    creds = ctx.credentials
     reply = await dialect.login(
         conn, creds.user, creds.password, caps, ctx.deadline.cap(COMMAND_TIMEOUT)
     )

@@ -15,7 +15,7 @@ EHLO_NAME = "mail-doctor.invalid"
 async def read_reply(conn: Connection, timeout: float) -> Reply:
     # "250-..." continues a reply; any other line ends it (garbage ends it too, and fails below).
     lines = await read_lines_until(conn, timeout, lambda line: line[3:4] != "-")
-    code = lines[-1][:3]
+    code = lines[-1][:3] if lines[-1][:3].isdigit() else ""  # "SSH-2.0…" is no SMTP reply
     return Reply(ok=code[:1] in ("2", "3"), text="\n".join(lines), code=code)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import re
 import ssl
 import time
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from bot.config import IPNetwork
 from bot.netpolicy import PolicyRefused, check_address, check_port
 
 MAX_LINE = 8192  # bytes in one protocol line
-MAX_RESPONSE = 256 * 1024  # bytes in one multi-line response
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 MAX_CONNECTION_READ = 1024 * 1024  # bytes read from one connection in all
 HAPPY_EYEBALLS_DELAY = 0.25
 
@@ -142,6 +143,7 @@ class Connection:
     port: int
     read_total: int = 0
     tls: bool = False
+    broken: bool = False
 
     async def readline(self, timeout: float) -> str:
         """One line without its CRLF, decoded leniently (servers send all kinds of bytes)."""
@@ -158,7 +160,8 @@ class Connection:
         self.read_total += len(raw)
         if self.read_total > MAX_CONNECTION_READ:
             raise ReadFailed("too_long", f"more than {MAX_CONNECTION_READ} bytes")
-        return raw.rstrip(b"\r\n").replace(b"\x00", b"").decode("utf-8", "replace")
+        # Control characters (escape sequences, NUL) from a server never reach a terminal.
+        return _CONTROL.sub("", raw.rstrip(b"\r\n").decode("utf-8", "replace"))
 
     async def read_bytes(self, n: int, timeout: float) -> bytes:
         try:
@@ -179,16 +182,28 @@ class Connection:
         except (ConnectionError, ssl.SSLError, OSError) as exc:
             raise ReadFailed("closed", type(exc).__name__) from None
 
+    def has_buffered_data(self) -> bool:
+        """Bytes already read but not consumed. After a STARTTLS go-ahead there must be none:
+        anything there came before encryption and could be injected by someone on the path."""
+        return bool(self.reader._buffer)  # type: ignore[attr-defined]  # no public accessor
+
     async def start_tls(
         self, context: ssl.SSLContext, server_hostname: str, timeout: float
     ) -> None:
-        """Upgrade in place; raises ssl errors, TimeoutError or ConnectionError unchanged."""
-        await asyncio.wait_for(
-            self.writer.start_tls(
-                context, server_hostname=server_hostname, ssl_handshake_timeout=max(timeout, 0.1)
-            ),
-            timeout + 0.5,
-        )
+        """Upgrade in place; raises ssl errors, TimeoutError or ConnectionError."""
+        timeout = max(timeout, 0.1)
+        try:
+            # Our own wait_for fires first, so a slow handshake is a TimeoutError and not
+            # asyncio's ConnectionAbortedError, which would read as "the server hung up".
+            await asyncio.wait_for(
+                self.writer.start_tls(
+                    context, server_hostname=server_hostname, ssl_handshake_timeout=timeout + 5
+                ),
+                timeout,
+            )
+        except BaseException:
+            self.broken = True
+            raise
         self.tls = True
 
     def tls_object(self) -> ssl.SSLObject | None:
@@ -196,6 +211,9 @@ class Connection:
         return obj if isinstance(obj, ssl.SSLObject) else None
 
     async def close(self) -> None:
+        if self.broken:
+            self.writer.transport.abort()  # a half-done handshake has nothing to close politely
+            return
         self.writer.close()
         with contextlib.suppress(TimeoutError, ConnectionError, ssl.SSLError, OSError):
-            await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+            await asyncio.wait_for(self.writer.wait_closed(), 0.5)
