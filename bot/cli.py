@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from bot.addresses import InputError, UserSetting, parse_address, parse_spec
@@ -50,6 +53,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin",
         action="store_true",
         help="read a password from standard input and try to log in (admins at a terminal only)",
+    )
+    chat = commands.add_parser(
+        "chat",
+        help="talk to mail-doctor in the terminal",
+        description="The troubleshooting dialogue in the terminal, on the embedded store "
+        "(MAIL_DOCTOR_STORE, default sqlite in $XDG_STATE_HOME/mail-doctor/).",
+    )
+    chat.add_argument("--jsonl", action="store_true", help="one JSON object per bot message")
+    chat.add_argument("--lang", choices=["ja", "en"], help="conversation language")
+    chat.add_argument("--session", default="default", help="name of a saved conversation")
+    parse = commands.add_parser(
+        "parse",
+        help="show what the bot understands of a message",
+        description="Print the intent, symptom, topic and entities the bot reads in TEXT; "
+        "with --accuracy, the accuracy per intent on the labelled utterance sets.",
+    )
+    parse.add_argument("text", metavar="TEXT", nargs="?", help="a message ('-' for stdin)")
+    parse.add_argument("--json", action="store_true", help="print JSON")
+    parse.add_argument("--step", help="the question the bot had asked (e.g. ask_resolved)")
+    parse.add_argument(
+        "--accuracy",
+        nargs="*",
+        metavar="FILE",
+        help="measure on labelled JSONL files (default: the sets shipped in conversations/data)",
     )
     return parser
 
@@ -97,7 +124,12 @@ def _request(args: argparse.Namespace, lang: Lang, stdin: TextIO) -> CheckReques
         raise InputError("input.timeout_invalid", str(args.timeout))
     password = None
     if args.password_stdin:
-        password = stdin.readline().rstrip("\r\n")
+        # At a terminal, read without echo; from a pipe, the first line.
+        password = (
+            getpass.getpass("Password: ", stream=sys.stderr)
+            if stdin.isatty()
+            else stdin.readline().rstrip("\r\n")
+        )
         if not password:
             raise InputError("input.password_empty", "")
     return CheckRequest(address, frozenset(protocols), user, args.timeout, password)
@@ -105,6 +137,74 @@ def _request(args: argparse.Namespace, lang: Lang, stdin: TextIO) -> CheckReques
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "chat":
+        return _chat(args)
+    if args.command == "parse":
+        return _parse(args)
+    return _check(args)
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from adapters.console import ConsoleChat
+    from bot.storage import StoreUnavailable, open_store
+    from conversations.dialogue import Dialogue
+
+    lang: Lang = args.lang or default_lang()
+
+    async def run() -> None:
+        store = open_store(os.environ.get("MAIL_DOCTOR_STORE"), idle_ttl=_idle_ttl())
+        try:
+            chat = ConsoleChat(
+                Dialogue(store), session=args.session, lang=args.lang, jsonl=args.jsonl
+            )
+            await chat.run()
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(run())
+    except (ValueError, StoreUnavailable) as exc:
+        print(t("input.config", lang, detail=str(exc)), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_OK
+
+
+def _idle_ttl() -> float:
+    hours = os.environ.get("MAIL_DOCTOR_IDLE_HOURS", "24")
+    try:
+        return max(0.01, float(hours)) * 3600
+    except ValueError:
+        raise ValueError(f"MAIL_DOCTOR_IDLE_HOURS: {hours!r} is not a number of hours") from None
+
+
+def _parse(args: argparse.Namespace) -> int:
+    from conversations.understanding import understand
+    from conversations.understanding.accuracy import default_sets, evaluate, format_table
+
+    if args.accuracy is not None:
+        paths = [Path(p) for p in args.accuracy] or default_sets()
+        results = [evaluate(path) for path in paths]
+        if args.json:
+            print(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
+        else:
+            print("\n\n".join(format_table(r) for r in results))
+        return EXIT_OK
+    if args.text is None:
+        print("mail-doctor parse: give TEXT, '-' for stdin, or --accuracy", file=sys.stderr)
+        return EXIT_USAGE
+    text = sys.stdin.read() if args.text == "-" else args.text
+    understood = understand(text, args.step)
+    if args.json:
+        print(json.dumps(understood.to_json(), ensure_ascii=False))
+    else:
+        for key, value in understood.to_json().items():
+            print(f"{key}: {value}")
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
     lang: Lang = args.lang or default_lang()
     try:
         settings = Settings.from_env()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 DEFAULT_ISPDB_URL = "https://autoconfig.thunderbird.net/v1.1/"
 
@@ -24,7 +24,6 @@ class Settings:
     allow_networks: tuple[IPNetwork, ...] = ()
     ispdb_url: str = DEFAULT_ISPDB_URL
     timeout: float = 10.0  # the whole check's deadline, in seconds
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -42,7 +41,18 @@ class Settings:
         ca_file = env.get("MAIL_DOCTOR_CA_FILE") or None
         if ca_file and not os.path.isfile(ca_file):
             raise ConfigError(f"MAIL_DOCTOR_CA_FILE: no such file: {ca_file}")
+        timeout_text = env.get("MAIL_DOCTOR_CHECK_TIMEOUT", "10")
+        try:
+            timeout = float(timeout_text)
+        except ValueError:
+            timeout = -1.0
+        if not 1 <= timeout <= 120:
+            raise ConfigError(
+                f"MAIL_DOCTOR_CHECK_TIMEOUT: {timeout_text!r} is not a number of seconds"
+                " from 1 to 120"
+            )
         return cls(
+            timeout=timeout,
             dns_servers=dns,
             ca_file=ca_file,
             allow_networks=parse_networks(env.get("MAIL_DOCTOR_ALLOW_NETWORKS", "")),

@@ -1,0 +1,122 @@
+"""An in-process store for unit tests and throwaway runs; nothing survives the process.
+
+Every method runs without awaiting anything, so each is atomic on its event loop. States are
+kept as JSON text so callers see exactly what a persistent backend would give back.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .base import (
+    DEFAULT_EVENT_TTL,
+    DEFAULT_IDLE_TTL,
+    Clock,
+    ConversationStore,
+    Record,
+    StaleWrite,
+    StoreUnavailable,
+    check_save_args,
+    check_ttl,
+    decode_state,
+    encode_state,
+)
+
+EVENT_PURGE_INTERVAL = 600.0  # seconds between sweeps of expired event claims
+
+
+@dataclass(frozen=True)
+class _Row:
+    text: str
+    schema: int
+    version: int
+    updated_at: float
+
+
+class MemoryStore(ConversationStore):
+    def __init__(self, *, idle_ttl: float = DEFAULT_IDLE_TTL, clock: Clock = time.time) -> None:
+        self.idle_ttl = check_ttl("idle_ttl", idle_ttl)
+        self._clock = clock
+        self._rows: dict[str, _Row] = {}
+        self._events: dict[str, float] = {}  # event id -> expires_at
+        self._next_purge = 0.0
+        self._closed = False
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreUnavailable("the in-memory conversation store is closed")
+
+    def _live(self, key: str, now: float) -> _Row | None:
+        row = self._rows.get(key)
+        if row is not None and row.updated_at < now - self.idle_ttl:
+            del self._rows[key]
+            return None
+        return row
+
+    def _record(self, key: str, now: float) -> Record | None:
+        row = self._live(key, now)
+        if row is None:
+            return None
+        state = decode_state(row.text)
+        assert state is not None  # written by encode_state
+        return Record(key, state, row.schema, row.version, row.updated_at)
+
+    async def load(self, key: str) -> Record | None:
+        self._check_open()
+        return self._record(key, self._clock())
+
+    async def save(
+        self, key: str, state: dict[str, Any], schema: int, expected_version: int
+    ) -> Record:
+        self._check_open()
+        check_save_args(schema, expected_version)
+        text = encode_state(state)
+        now = self._clock()
+        row = self._live(key, now)
+        current = 0 if row is None else row.version
+        if current != expected_version:
+            raise StaleWrite(f"{key!r}: expected version {expected_version}, found {current}")
+        self._rows[key] = _Row(text, schema, current + 1, now)
+        record = self._record(key, now)
+        assert record is not None
+        return record
+
+    async def delete(self, key: str) -> None:
+        self._check_open()
+        self._rows.pop(key, None)
+
+    async def claim_event(self, event_id: str, ttl: float = DEFAULT_EVENT_TTL) -> bool:
+        self._check_open()
+        ttl = check_ttl("ttl", ttl)
+        now = self._clock()
+        if now >= self._next_purge:
+            self._events = {k: exp for k, exp in self._events.items() if exp > now}
+            self._next_purge = now + EVENT_PURGE_INTERVAL
+        expires_at = self._events.get(event_id)
+        if expires_at is not None and expires_at > now:
+            return False
+        self._events[event_id] = now + ttl
+        return True
+
+    async def expire_idle(self) -> int:
+        self._check_open()
+        now = self._clock()
+        cutoff = now - self.idle_ttl
+        stale = [k for k, row in self._rows.items() if row.updated_at < cutoff]
+        for key in stale:
+            del self._rows[key]
+        return len(stale)
+
+    async def list_records(self, prefix: str = "") -> list[Record]:
+        self._check_open()
+        now = self._clock()
+        keys = sorted(k for k in self._rows if k.startswith(prefix))
+        return [r for r in (self._record(k, now) for k in keys) if r is not None]
+
+    async def ping(self) -> bool:
+        return not self._closed
+
+    async def close(self) -> None:
+        self._closed = True

@@ -1,0 +1,567 @@
+"""The troubleshooting dialogue: one inbound event in, the bot's messages out.
+
+The path is a form: each step fills one slot of the State (symptom, connectivity, address, app,
+settings), and the next step is always the first slot still empty. That makes corrections and
+"back" simple — change or clear a slot and the dialogue goes on from there — and it makes a
+digression a push and a pop: answer the question, then ask the step's question again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.storage import ConversationStore, StaleWrite
+from conversations import texts
+from conversations.checking import CheckRunner, run_check
+from conversations.events import Choice, ConversationKey, Inbound, Outbound
+from conversations.presenting import (
+    causes,
+    escalation_summary,
+    present_cause,
+    present_diagnosis,
+)
+from conversations.settings_text import merge_setting
+from conversations.state import SCHEMA, Lang, State
+from conversations.understanding import Understanding, understand
+from conversations.understanding.normalize import compact
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[Outbound], Awaitable[None]]
+SAVE_RETRIES = 3
+FORM_STEPS = ("ask_symptom", "ask_connectivity", "ask_address", "ask_client", "ask_settings")
+_SLOT_OF_STEP = {
+    "ask_symptom": "symptom",
+    "ask_connectivity": "connectivity",
+    "ask_address": "domain",
+    "ask_client": "app",
+    "ask_settings": "settings",
+}
+
+
+def lang_of(locale: str | None) -> Lang:
+    return "en" if locale and not locale.lower().startswith("ja") else "ja"
+
+
+class Turn:
+    """The messages of one turn, collected before the state is saved, sent after."""
+
+    def __init__(self, state: State, thread: str) -> None:
+        self.state = state
+        self.thread = thread
+        self.out: list[Outbound] = []
+
+    @property
+    def lang(self) -> Lang:
+        return self.state.lang
+
+    def say(self, text: str, step: str | None = None, choices: list[Choice] | None = None) -> None:
+        self.out.append(
+            Outbound(self.thread, "message", step or self.state.step, text, choices or [])
+        )
+
+    def msg(self, name: str, **params: Any) -> None:
+        self.say(texts.message(name, self.lang, **params))
+
+    def ask(self, step: str | None = None, variant: str | None = None) -> None:
+        """Ask the question of `step` (default: the current one)."""
+        step = step or self.state.step
+        params: dict[str, Any] = {"case_id": self.state.case_id, "domain": self.state.domain}
+        if step == "ask_settings":
+            params |= _settings_params(self.state)
+        text, choices = texts.prompt(variant or step, self.lang, **params)
+        self.say(text, step, choices)
+
+
+def _settings_params(state: State) -> dict[str, Any]:
+    from bot.i18n import t
+
+    protocol = _pending(state)[0] if _pending(state) else "smtp"
+    examples = {
+        "smtp": "smtp.example.jp 587 STARTTLS",
+        "imap": "imap.example.jp 993 SSL/TLS",
+        "pop3": "pop.example.jp 995 SSL/TLS",
+    }
+    return {"protocol_label": t(f"protocol.{protocol}", state.lang), "example": examples[protocol]}
+
+
+def _pending(state: State) -> list[str]:
+    return [p for p in state.protocols() if p not in state.settings]
+
+
+def next_step(state: State) -> str:
+    if state.symptom is None:
+        return "ask_symptom"
+    if state.connectivity is None:
+        return "ask_connectivity"
+    if state.domain is None:
+        return "ask_address"
+    if state.app is None:
+        return "ask_client"
+    if _pending(state):
+        return "ask_settings"
+    if state.diagnosis is None:
+        return "diagnosing"
+    return "ask_resolved"
+
+
+class Dialogue:
+    def __init__(self, store: ConversationStore, run: CheckRunner = run_check) -> None:
+        self.store = store
+        self.run_check = run
+
+    async def open(self, key: ConversationKey, lang: Lang | None, send: Send) -> None:
+        """Start a conversation, or resume a saved one where it stopped (console sessions)."""
+        for _attempt in range(SAVE_RETRIES):
+            record = await self.store.load(str(key))
+            fits = record is not None and record.schema == SCHEMA
+            turn = Turn(self._state_from(record, Inbound(key, locale=lang)), str(key))
+            if lang:
+                turn.state.lang = lang
+            if record is not None and not fits:
+                turn.msg("schema_restart")
+            elif record is None:
+                turn.msg("greet")
+            if turn.state.status != "open":
+                status = texts.message(f"status_{turn.state.status}", turn.lang)
+                turn.msg("case_over", case_id=turn.state.case_id, status=status)
+            elif turn.state.step == "diagnosing":
+                turn.state.diagnosis = None  # a check cut short by a restart runs again
+            else:
+                turn.ask()
+            try:
+                version = await self._save(
+                    str(key), turn.state, record.version if fits and record else 0, record
+                )
+            except StaleWrite:
+                continue
+            for outbound in turn.out:
+                await send(outbound)
+            if turn.state.step == "diagnosing":
+                await self._diagnose(str(key), turn.state, version, send)
+            return
+
+    async def handle(self, event: Inbound, send: Send) -> None:
+        """Process one event; replies go to `send`. A redelivered event is ignored."""
+        if event.event_id and not await self.store.claim_event(event.event_id):
+            return
+        key = str(event.key)
+        for _attempt in range(SAVE_RETRIES):
+            record = await self.store.load(key)
+            turn = Turn(self._state_from(record, event), key)
+            if record is not None and record.schema != SCHEMA:
+                turn.msg("schema_restart")
+            self._process(turn, event)
+            try:
+                version = await self._save(
+                    key,
+                    turn.state,
+                    record.version if record and record.schema == SCHEMA else 0,
+                    record,
+                )
+            except StaleWrite:
+                continue  # someone else handled a message of this conversation first: redo
+            for outbound in turn.out:
+                await send(outbound)
+            if turn.state.step == "diagnosing":
+                await self._diagnose(key, turn.state, version, send)
+            return
+        log.warning("conversation %s: gave up after %d conflicting writes", key, SAVE_RETRIES)
+
+    # -- state ----------------------------------------------------------------------------
+
+    def _state_from(self, record: Any, event: Inbound) -> State:
+        if record is not None and record.schema == SCHEMA:
+            try:
+                return State.from_dict(record.state)
+            except (KeyError, TypeError, ValueError):
+                log.warning("conversation %s: stored state does not fit; restarting", event.key)
+        return State(lang=lang_of(event.locale))
+
+    async def _save(self, key: str, state: State, expected: int, record: Any) -> int:
+        if record is not None and record.schema != SCHEMA:
+            await self.store.delete(key)  # an old schema's record is replaced, not updated
+            expected = 0
+        saved = await self.store.save(key, state.to_dict(), SCHEMA, expected)
+        return saved.version
+
+    # -- one turn -----------------------------------------------------------------------------
+
+    def _process(self, turn: Turn, event: Inbound) -> None:
+        state = turn.state
+        value = event.value if event.value is not None and not event.text else None
+        value = value or _typed_choice(state.step, event.text or "")
+        if value is not None:
+            understood = _from_choice(value, state.step)
+        else:
+            understood = understand(event.text or "", state.step)
+        if understood.password_pasted:
+            turn.msg("password_warning")
+        state.remember(understood.redacted_text or event.value or "")
+        if self._command(turn, understood):
+            return
+        if state.status != "open":
+            status = texts.message(f"status_{state.status}", turn.lang)
+            turn.msg("case_over", case_id=state.case_id, status=status)
+            return
+        if understood.intent == "ask_question" and understood.topic:
+            answer = texts.faq_answer(understood.topic, turn.lang)
+            if answer:
+                turn.say(answer)
+                turn.msg("faq_return")
+                turn.ask()
+                return
+        if understood.intent == "greet":
+            turn.msg("greet")
+            turn.ask()
+            return
+        if understood.intent == "thanks" and state.step not in ("ask_resolved",):
+            turn.msg("thanks")
+            turn.ask()
+            return
+        self._answer(turn, understood)
+
+    def _command(self, turn: Turn, u: Understanding) -> bool:
+        state = turn.state
+        if u.intent == "restart":
+            turn.state = State(lang=state.lang)
+            turn.msg("restarted")
+            turn.ask()
+            return True
+        if u.intent == "stop":
+            state.status, state.step = "closed", "closed"
+            turn.msg("stopped")
+            return True
+        if u.intent == "escalate":
+            self._escalate(turn)
+            return True
+        if u.intent == "help":
+            turn.msg("help")
+            if state.status == "open":
+                turn.ask()
+            return True
+        if u.intent == "switch_language":
+            text = u.redacted_text.lower()
+            wants_en = any(w in text for w in ("english", "英語", "en"))
+            state.lang = "en" if wants_en and "日本語" not in text else "ja"
+            turn.msg("switched")
+            if state.status == "open":
+                turn.ask()
+            return True
+        if u.intent == "back":
+            self._back(turn)
+            return True
+        return False
+
+    def _back(self, turn: Turn) -> None:
+        state = turn.state
+        order = [s for s in FORM_STEPS if s != state.step]
+        current = FORM_STEPS.index(state.step) if state.step in FORM_STEPS else len(FORM_STEPS)
+        earlier = [s for s in order if FORM_STEPS.index(s) < current]
+        if not earlier:
+            turn.msg("back_nothing")
+            turn.ask()
+            return
+        previous = earlier[-1]
+        _clear_slot(state, previous)
+        state.diagnosis, state.causes_shown = None, 0
+        state.status, state.step = "open", previous
+        turn.ask()
+
+    def _answer(self, turn: Turn, u: Understanding) -> None:
+        state = turn.state
+        step = state.step
+        changed = _apply_info(state, u)
+        slot = _SLOT_OF_STEP.get(step)
+        if changed and slot not in changed and step in FORM_STEPS:
+            # A correction of something said earlier; the current question is still open.
+            turn.msg("noted")
+            self._advance(turn)
+            return
+        if step in ("diagnosis", "ask_resolved") and changed:
+            # A correction after the diagnosis: diagnose again with the new facts.
+            state.diagnosis, state.causes_shown = None, 0
+            turn.msg("noted")
+            self._advance(turn)
+            return
+        if step == "ask_symptom":
+            if state.symptom is None:
+                if u.intent == "report_problem":
+                    turn.ask(variant="ask_symptom_ambiguous")
+                else:
+                    turn.msg("not_understood")
+                    turn.ask()
+                return
+        elif step == "ask_connectivity":
+            if not self._connectivity(turn, u):
+                return
+        elif step == "ask_address":
+            if state.domain is None:
+                turn.msg("address_invalid", value=(u.redacted_text or "")[:60])
+                turn.ask()
+                return
+        elif step == "ask_client":
+            if state.app is None:
+                state.app = "other"
+        elif step == "ask_settings":
+            if not self._settings(turn, u, changed):
+                return
+        elif step in ("diagnosis", "ask_resolved"):
+            self._resolved(turn, u)
+            return
+        elif step == "diagnosing":
+            turn.say(texts.prompt("diagnosing", turn.lang, domain=state.domain)[0])
+            return
+        self._advance(turn)
+
+    def _advance(self, turn: Turn) -> None:
+        turn.state.step = next_step(turn.state)
+        if turn.state.step == "diagnosing":
+            turn.out.append(
+                Outbound(
+                    turn.thread,
+                    "progress",
+                    "diagnosing",
+                    texts.prompt("diagnosing", turn.lang, domain=turn.state.domain)[0],
+                    ref=f"progress-{turn.state.case_id}",
+                )
+            )
+            return
+        turn.ask()
+
+    def _connectivity(self, turn: Turn, u: Understanding) -> bool:
+        """True when the step is answered and the dialogue may go on."""
+        state = turn.state
+        if u.intent == "affirm" and not state.connectivity_remedies_shown:
+            state.connectivity = True
+            return True
+        if u.intent == "affirm":  # mail works after the remedies
+            state.tried.append("connection")
+            turn.msg("connectivity_fixed")
+            self._close(turn)
+            return False
+        if u.intent in ("deny", "report_problem", "dont_know"):
+            if not state.connectivity_remedies_shown:
+                state.connectivity_remedies_shown = True
+                turn.msg("remedies")
+                turn.ask(variant="ask_connectivity_after_remedies")
+                return False
+            state.connectivity = False
+            state.tried.append("connection")
+            turn.msg("connectivity_still")
+            return True
+        turn.msg("not_understood")
+        turn.ask(
+            variant="ask_connectivity_after_remedies" if state.connectivity_remedies_shown else None
+        )
+        return False
+
+    def _settings(self, turn: Turn, u: Understanding, changed: set[str]) -> bool:
+        state = turn.state
+        pending = _pending(state)
+        if not pending:
+            return True
+        if u.intent == "dont_know" and not state.settings.get("_where_shown"):
+            state.settings["_where_shown"] = "1"
+            text, choices = texts.prompt(
+                "ask_settings_where", turn.lang, where=texts.app_where(state.app, turn.lang)
+            )
+            turn.say(text, "ask_settings", choices)
+            return False
+        if u.intent in ("dont_know", "skip", "deny"):
+            for protocol in pending:
+                state.settings[protocol] = ""  # diagnose from discovery alone
+            state.settings.pop("_where_shown", None)
+            return True
+        if "settings" not in changed:
+            turn.msg("settings_unreadable")
+            turn.ask()
+            return False
+        state.settings.pop("_where_shown", None)
+        return True
+
+    def _resolved(self, turn: Turn, u: Understanding) -> None:
+        state = turn.state
+        if u.intent in ("affirm", "thanks"):
+            self._close(turn)
+            return
+        if u.intent in ("deny", "report_problem", "dont_know"):
+            likely = causes(state.diagnosis)
+            if state.causes_shown < len(likely):
+                cause = likely[state.causes_shown]
+                state.tried.append(cause["code"])
+                state.causes_shown += 1
+                turn.say(present_cause(cause, turn.lang, first=False))
+                turn.ask("ask_resolved")
+                return
+            turn.msg("no_more_causes")
+            self._escalate(turn)
+            return
+        turn.msg("not_understood")
+        turn.ask("ask_resolved")
+
+    def _close(self, turn: Turn) -> None:
+        state = turn.state
+        state.status, state.step = "closed", "closed"
+        turn.out.append(
+            Outbound(
+                turn.thread,
+                "summary",
+                "closed",
+                escalation_summary(state),
+                ref=f"summary-{state.case_id}",
+            )
+        )
+        turn.ask("closed")
+
+    def _escalate(self, turn: Turn) -> None:
+        state = turn.state
+        state.status, state.step = "escalated", "escalated"
+        turn.out.append(
+            Outbound(
+                turn.thread,
+                "summary",
+                "escalated",
+                escalation_summary(state),
+                ref=f"summary-{state.case_id}",
+            )
+        )
+        turn.ask("escalated")
+
+    # -- diagnosing -------------------------------------------------------------------------
+
+    async def _diagnose(self, key: str, state: State, version: int, send: Send) -> None:
+        progress_ref = f"progress-{state.case_id}"
+
+        async def progress(text: str) -> None:
+            await send(Outbound(key, "progress", "diagnosing", text, replaces=progress_ref))
+
+        try:
+            result = await self.run_check(state, progress)
+        except Exception:
+            log.exception("conversation %s: the check failed", key)
+            result = None
+        turn = Turn(state, key)
+        if result is None:
+            turn.msg("check_failed")
+            state.diagnosis = {"findings": [], "failed": True}
+            state.step = "ask_resolved"
+        else:
+            state.diagnosis = result
+            state.step = "diagnosis"
+            text = present_diagnosis(state, result)
+            turn.out.append(Outbound(key, "diagnosis", "diagnosis", text, result=result))
+            likely = causes(result)
+            state.causes_shown = 1 if likely else 0
+            if likely:
+                state.tried.append(likely[0]["code"])
+            state.step = "ask_resolved"
+            turn.ask("ask_resolved")
+        for _attempt in range(SAVE_RETRIES):
+            try:
+                await self.store.save(key, state.to_dict(), SCHEMA, version)
+                break
+            except StaleWrite:
+                # The person wrote while we were checking; keep their newer state, add the result.
+                record = await self.store.load(key)
+                if record is None:
+                    return
+                newer = State.from_dict(record.state)
+                if newer.step != "diagnosing":
+                    return  # they moved on (restart, stop): the result is no longer wanted
+                newer.diagnosis, newer.step = state.diagnosis, state.step
+                newer.causes_shown, newer.tried = state.causes_shown, state.tried
+                state, version = newer, record.version
+        for outbound in turn.out:
+            await send(outbound)
+
+
+# The prompts whose choices a step shows (a step may ask in more than one way).
+_PROMPTS_OF_STEP = {
+    "ask_symptom": ("ask_symptom", "ask_symptom_ambiguous"),
+    "ask_connectivity": ("ask_connectivity", "ask_connectivity_after_remedies"),
+    "ask_client": ("ask_client",),
+    "ask_settings": ("ask_settings", "ask_settings_where"),
+    "diagnosis": ("ask_resolved",),
+    "ask_resolved": ("ask_resolved",),
+}
+
+
+def _typed_choice(step: str, text: str) -> str | None:
+    """Typing a button's label, in either language, is the same as clicking it."""
+    typed = compact(text)
+    if not typed:
+        return None
+    for prompt in _PROMPTS_OF_STEP.get(step, ()):
+        for choice in texts.flow()["steps"][prompt].get("choices", []):
+            if typed in (compact(choice["ja"]), compact(choice["en"])):
+                return str(choice["value"])
+    return None
+
+
+def _from_choice(value: str, step: str) -> Understanding:
+    """A clicked choice acts like typing its value."""
+    if value in ("send", "receive", "both"):
+        return Understanding("report_problem", symptom=value)
+    if value == "yes":
+        return Understanding("affirm")
+    if value == "no":
+        return Understanding("deny")
+    if value in ("dont_know",):
+        return Understanding("dont_know")
+    if value == "skip":
+        return Understanding("skip")
+    if step == "ask_client":
+        u = Understanding("provide_info")
+        u.entities.app = value
+        return u
+    return understand(value, step)
+
+
+def _clear_slot(state: State, step: str) -> None:
+    if step == "ask_symptom":
+        state.symptom = None
+    elif step == "ask_connectivity":
+        state.connectivity, state.connectivity_remedies_shown = None, False
+    elif step == "ask_address":
+        state.address = state.domain = None
+    elif step == "ask_client":
+        state.app = None
+    elif step == "ask_settings":
+        state.settings = {}
+
+
+def _apply_info(state: State, u: Understanding) -> set[str]:
+    """Fill or correct slots from what the message said; the names of the slots changed."""
+    before = {
+        "symptom": state.symptom,
+        "domain": (state.domain, state.address),
+        "app": state.app,
+        "settings": dict(state.settings),
+    }
+    if u.symptom and (
+        u.intent in ("report_problem", "provide_info") or state.step == "ask_symptom"
+    ):
+        state.symptom = u.symptom
+    entities = u.entities
+    if entities.address:
+        state.address, state.domain = entities.address, entities.domain
+    elif (
+        entities.domain
+        and (state.step == "ask_address" or u.intent == "provide_info")
+        and not entities.has_settings()
+    ):
+        state.address, state.domain = f"@{entities.domain}", entities.domain
+    if entities.app:
+        state.app = entities.app
+    if entities.has_settings():
+        merge_setting(state, entities)
+    after = {
+        "symptom": state.symptom,
+        "domain": (state.domain, state.address),
+        "app": state.app,
+        "settings": dict(state.settings),
+    }
+    return {name for name in before if before[name] != after[name]}

@@ -1,0 +1,375 @@
+"""The conversation data: labelled utterances (dev and held-out test sets) and the FAQ answers.
+
+These tests check the data only, never a classifier: every line of
+conversations/data/utterances-{dev,test}.jsonl has a valid label, the test set is big and varied
+enough to measure with, the two sets share no sentence, and bot/knowledge/faq.toml answers every
+topic the utterances can ask about, in both languages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+import unicodedata
+from collections import Counter
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "conversations" / "data"
+FILES = {"dev": DATA / "utterances-dev.jsonl", "test": DATA / "utterances-test.jsonl"}
+FAQ_FILE = ROOT / "bot" / "knowledge" / "faq.toml"
+APPS_FILE = ROOT / "conversations" / "apps.toml"
+
+INTENTS = (
+    "report_problem", "ask_question", "affirm", "deny", "dont_know", "provide_info", "restart",
+    "back", "escalate", "stop", "greet", "thanks", "switch_language", "help",
+)  # fmt: skip
+TOPICS = (
+    "how_mail_works", "smtp", "imap", "pop3", "imap_vs_pop3", "ports", "port_465_vs_587",
+    "port_25", "ssl_tls", "starttls", "dns_mx", "op25b", "app_password", "oauth",
+    "router_restart", "network_reset", "where_settings", "password_safety",
+)  # fmt: skip
+SYMPTOMS = ("send", "receive", "both")
+STEPS = (
+    "ask_symptom", "ask_connectivity", "ask_address", "ask_client", "ask_settings", "ask_resolved",
+)  # fmt: skip
+LANGS = ("ja", "en")
+SECURITIES = ("ssl", "starttls", "none")
+ENTITY_KEYS = ("address", "domain", "host", "port", "security", "app", "error_code")
+REQUIRED_KEYS = frozenset({"text", "lang", "intent", "symptom", "topic"})
+OPTIONAL_KEYS = frozenset({"entities", "step"})
+# Only these intents may carry a symptom: a problem report, or information that names or
+# corrects the direction (「いや、受信の方です」).
+SYMPTOM_INTENTS = frozenset({"report_problem", "provide_info"})
+
+TEST_MIN_TOTAL = 360
+TEST_MIN_PER_INTENT = 20
+TEST_MIN = {"ask_question": 60, "report_problem": 40, "provide_info": 40}
+DEV_SIZE = (120, 180)  # "about 150"
+DEV_MIN_PER_INTENT = 5
+JA_SHARE = (0.6, 0.8)  # about 70 % Japanese
+MIN_TEST_LINES_PER_TOPIC = 2
+
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
+_FULLWIDTH = re.compile(r"[\uff01-\uff5e]")
+_ADDRESS = re.compile(r"^[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}$")
+_HOSTNAME = re.compile(r"^(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+[a-z]{2,}$")
+_NONE_WORDS = ("なし", "無し", "オフ", "しない", "none", "no encryption", "off", "plain")
+
+
+def nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def exact_key(text: str) -> str:
+    """The comparison the brief asks for: NFKC, then no whitespace at all."""
+    return "".join(nfkc(text).split())
+
+
+def near_key(text: str) -> str:
+    """A stricter key for near-copies: also case, kana script, punctuation, symbols and ー."""
+    folded = nfkc(text).casefold()
+    folded = "".join(chr(ord(c) - 0x60) if "\u30a1" <= c <= "\u30f6" else c for c in folded)
+    return "".join(c for c in folded if unicodedata.category(c)[0] in "LN" and c not in "ー～〜")
+
+
+# ---------------------------------------------------------------- loading
+
+
+@cache
+def load(name: str) -> tuple[tuple[int, dict[str, Any]], ...]:
+    """(line number, object) for every line; a line that is not a JSON object fails here."""
+    path = FILES[name]
+    assert path.is_file(), f"{path} is missing"
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            where = f"{path.name}:{number}"
+            assert line.strip(), f"{where}: empty line"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                pytest.fail(f"{where}: not JSON ({exc})")
+            assert isinstance(obj, dict), f"{where}: not a JSON object"
+            rows.append((number, obj))
+    assert rows, f"{path} is empty"
+    return tuple(rows)
+
+
+@cache
+def faq() -> dict[str, Any]:
+    with FAQ_FILE.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+@cache
+def app_ids() -> frozenset[str] | None:
+    """The mail-app ids of conversations/apps.toml, the vocabulary of the `app` entity."""
+    if not APPS_FILE.is_file():
+        return None
+    with APPS_FILE.open("rb") as fh:
+        return frozenset(tomllib.load(fh))
+
+
+def all_rows() -> list[tuple[str, int, dict[str, Any]]]:
+    return [(name, n, obj) for name in FILES for n, obj in load(name)]
+
+
+@pytest.fixture(params=sorted(FILES))
+def name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+# ---------------------------------------------------------------- shape of every line
+
+
+def test_every_line_has_only_allowed_keys_and_values(name: str) -> None:
+    for number, obj in load(name):
+        where = f"{FILES[name].name}:{number}"
+        keys = set(obj)
+        assert keys >= REQUIRED_KEYS, f"{where}: missing {sorted(REQUIRED_KEYS - keys)}"
+        assert keys <= REQUIRED_KEYS | OPTIONAL_KEYS, (
+            f"{where}: unknown keys {sorted(keys - REQUIRED_KEYS - OPTIONAL_KEYS)}"
+        )
+        text = obj["text"]
+        assert isinstance(text, str) and text.strip(), f"{where}: text must be a non-empty string"
+        assert text == text.strip(), f"{where}: text has surrounding whitespace"
+        assert "\n" not in text, f"{where}: text spans lines"
+        assert obj["lang"] in LANGS, f"{where}: lang {obj['lang']!r}"
+        assert obj["intent"] in INTENTS, f"{where}: intent {obj['intent']!r}"
+        assert obj["symptom"] is None or obj["symptom"] in SYMPTOMS, (
+            f"{where}: symptom {obj['symptom']!r}"
+        )
+        assert obj["topic"] is None or obj["topic"] in TOPICS, f"{where}: topic {obj['topic']!r}"
+        if "step" in obj:
+            assert obj["step"] in STEPS, f"{where}: step {obj['step']!r}"
+        if "entities" in obj:
+            entities = obj["entities"]
+            assert isinstance(entities, dict) and entities, f"{where}: entities must be non-empty"
+            unknown = set(entities) - set(ENTITY_KEYS)
+            assert not unknown, f"{where}: unknown entity keys {sorted(unknown)}"
+
+
+def test_questions_have_a_topic_and_nothing_else_does(name: str) -> None:
+    for number, obj in load(name):
+        where = f"{FILES[name].name}:{number} {obj['text']!r}"
+        if obj["intent"] == "ask_question":
+            assert obj["topic"] in TOPICS, f"{where}: a question needs a topic"
+        else:
+            assert obj["topic"] is None, f"{where}: only ask_question lines have a topic"
+
+
+def test_symptom_only_on_problems_and_information(name: str) -> None:
+    for number, obj in load(name):
+        if obj["symptom"] is not None:
+            assert obj["intent"] in SYMPTOM_INTENTS, (
+                f"{FILES[name].name}:{number} {obj['text']!r}: symptom on {obj['intent']}"
+            )
+
+
+def _neutral(obj: dict[str, Any]) -> bool:
+    """A line with no words of any language: only an address or a host, maybe Slack-wrapped.
+
+    Its `lang` is the language of the conversation it was typed in.
+    """
+    rest = nfkc(obj["text"]).casefold()
+    for key in ("address", "host", "domain"):
+        value = obj.get("entities", {}).get(key)
+        if value:
+            rest = rest.replace(value, "")
+    for markup in ("mailto:", "https://", "http://"):
+        rest = rest.replace(markup, "")
+    return not re.search(r"[a-z]", rest)
+
+
+def test_lang_matches_the_script(name: str) -> None:
+    for number, obj in load(name):
+        where = f"{FILES[name].name}:{number} {obj['text']!r}"
+        text = obj["text"]
+        if obj["lang"] == "ja":
+            assert _JAPANESE.search(nfkc(text)) or _FULLWIDTH.search(text) or _neutral(obj), (
+                f"{where}: labelled ja but has no Japanese or full-width characters"
+            )
+        else:
+            assert not _JAPANESE.search(nfkc(text)), f"{where}: labelled en but has Japanese"
+
+
+def test_entities_are_well_formed_and_come_from_the_text(name: str) -> None:
+    ids = app_ids()
+    for number, obj in load(name):
+        entities = obj.get("entities")
+        if not entities:
+            continue
+        where = f"{FILES[name].name}:{number} {obj['text']!r}"
+        text = nfkc(obj["text"]).casefold()
+        for key, value in entities.items():
+            if key == "port":
+                assert isinstance(value, int) and not isinstance(value, bool), f"{where}: port"
+                assert 1 <= value <= 65535, f"{where}: port {value}"
+                assert re.search(rf"(?<!\d){value}(?!\d)", text), f"{where}: port not in text"
+                continue
+            assert isinstance(value, str) and value.strip(), f"{where}: {key} must be a string"
+            if key == "security":
+                assert value in SECURITIES, f"{where}: security {value!r}"
+                if value == "starttls":
+                    assert "starttls" in text, f"{where}: starttls not in text"
+                elif value == "ssl":
+                    assert "ssl" in text or "tls" in text, f"{where}: ssl/tls not in text"
+                else:
+                    assert any(w in text for w in _NONE_WORDS), f"{where}: 'no encryption'?"
+            elif key == "address":
+                assert _ADDRESS.match(value), f"{where}: address {value!r}"
+                assert value in text, f"{where}: address not in text"
+            elif key in ("domain", "host"):
+                assert _HOSTNAME.match(value), f"{where}: {key} {value!r}"
+                assert value in text, f"{where}: {key} not in text"
+            elif key == "error_code":
+                assert value.casefold() in text, f"{where}: error code not in text"
+            elif key == "app" and ids is not None:
+                assert value in ids, f"{where}: app {value!r} is not an id of {APPS_FILE.name}"
+
+
+# ---------------------------------------------------------------- size and spread
+
+
+def _ja_share(rows: tuple[tuple[int, dict[str, Any]], ...]) -> float:
+    return sum(obj["lang"] == "ja" for _, obj in rows) / len(rows)
+
+
+def test_test_set_meets_the_minimums() -> None:
+    rows = load("test")
+    assert len(rows) >= TEST_MIN_TOTAL
+    counts = Counter(obj["intent"] for _, obj in rows)
+    for intent in INTENTS:
+        minimum = TEST_MIN.get(intent, TEST_MIN_PER_INTENT)
+        assert counts[intent] >= minimum, f"{intent}: {counts[intent]} < {minimum}"
+    low, high = JA_SHARE
+    assert low <= _ja_share(rows) <= high
+
+
+def test_every_intent_has_both_languages_in_the_test_set() -> None:
+    pairs = Counter((obj["intent"], obj["lang"]) for _, obj in load("test"))
+    for intent in INTENTS:
+        for lang in LANGS:
+            assert pairs[intent, lang] >= 5, f"{intent}/{lang}: {pairs[intent, lang]}"
+
+
+def test_dev_set_is_about_150_lines_with_the_same_spread() -> None:
+    rows = load("dev")
+    low, high = DEV_SIZE
+    assert low <= len(rows) <= high
+    counts = Counter(obj["intent"] for _, obj in rows)
+    for intent in INTENTS:
+        assert counts[intent] >= DEV_MIN_PER_INTENT, f"{intent}: {counts[intent]}"
+    low_share, high_share = JA_SHARE
+    assert low_share <= _ja_share(rows) <= high_share
+
+
+def test_every_topic_is_asked_about() -> None:
+    for name, minimum in (("test", MIN_TEST_LINES_PER_TOPIC), ("dev", 1)):
+        topics = Counter(obj["topic"] for _, obj in load(name) if obj["intent"] == "ask_question")
+        missing = {t: topics[t] for t in TOPICS if topics[t] < minimum}
+        assert not missing, f"{name}: topics with fewer than {minimum} lines: {missing}"
+
+
+def test_every_symptom_value_occurs_in_problem_reports() -> None:
+    for name in FILES:
+        seen = {obj["symptom"] for _, obj in load(name) if obj["intent"] == "report_problem"}
+        assert seen == {*SYMPTOMS, None}, f"{name}: report_problem symptoms {seen}"
+
+
+# ---------------------------------------------------------------- no duplicates, no near-copies
+
+
+@pytest.mark.parametrize("key", [exact_key, near_key], ids=["nfkc", "near"])
+def test_no_text_twice_in_a_file_or_in_both(key: Any) -> None:
+    seen: dict[str, str] = {}
+    for name, number, obj in all_rows():
+        k = key(obj["text"])
+        if not k:  # nothing left to compare (only symbols); the nfkc key still covers it
+            continue
+        where = f"{FILES[name].name}:{number} {obj['text']!r}"
+        assert k not in seen, f"{where} repeats {seen[k]}"
+        seen[k] = where
+
+
+def test_keys_fold_what_they_should() -> None:
+    assert exact_key("ＳＭＴＰ　５８７") == exact_key("SMTP 587")
+    assert exact_key("ﾒｰﾙ送れない") == exact_key("メール 送れない")
+    assert near_key("ヘルプ!") == near_key("へるぷ")
+    assert near_key("OK。") == near_key("ok")
+
+
+# ---------------------------------------------------------------- FAQ
+
+_MARKDOWN = re.compile(r"\*\*|__|`|\]\(|^\s*(?:#|[-*+>] |\d+\. )", re.MULTILINE)
+
+
+def _sentences_ja(text: str) -> int:
+    return len([s for s in re.split(r"(?<=[。！？])", text) if s.strip()])
+
+
+def _sentences_en(text: str) -> int:
+    return len([s for s in re.split(r"(?<=[a-z0-9)\"”][.!?])\s+(?=[A-Z\"“])", text) if s.strip()])
+
+
+def test_faq_answers_every_topic_in_both_languages() -> None:
+    data = faq()
+    assert set(data) == set(TOPICS), (
+        f"missing {sorted(set(TOPICS) - set(data))}, unknown {sorted(set(data) - set(TOPICS))}"
+    )
+    for topic in TOPICS:
+        entry = data[topic]
+        assert isinstance(entry, dict), topic
+        assert set(entry) == {"title_ja", "title_en", "answer_ja", "answer_en"}, topic
+        for field, value in entry.items():
+            assert isinstance(value, str) and value.strip(), f"{topic}.{field} is empty"
+            if field.endswith("_ja"):
+                assert _JAPANESE.search(value), f"{topic}.{field} has no Japanese"
+            else:
+                assert not _JAPANESE.search(value.replace("IMAP専用パスワード", "")), (
+                    f"{topic}.{field} has Japanese"
+                )
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_faq_answers_are_short_plain_and_polite(topic: str) -> None:
+    entry = faq()[topic]
+    for field in ("answer_ja", "answer_en"):
+        assert not _MARKDOWN.search(entry[field]), f"{topic}.{field} uses markdown"
+    assert 2 <= _sentences_ja(entry["answer_ja"]) <= 6, f"{topic}.answer_ja length"
+    assert 2 <= _sentences_en(entry["answer_en"]) <= 6, f"{topic}.answer_en length"
+    assert len(entry["answer_ja"]) <= 400, f"{topic}.answer_ja is too long"
+    assert len(entry["answer_en"]) <= 700, f"{topic}.answer_en is too long"
+    assert "です" in entry["answer_ja"] or "ます" in entry["answer_ja"], f"{topic}: not です/ます"
+    for field in ("title_ja", "title_en"):
+        assert len(entry[field]) <= 40 and "\n" not in entry[field], f"{topic}.{field}"
+
+
+@pytest.mark.parametrize(
+    ("topic", "needles_ja", "needles_en"),
+    [
+        ("op25b", ("587", "465", "SMTP認証"), ("587", "465", "authentication")),
+        ("port_25", ("587", "465"), ("587", "465")),
+        ("ports", ("587", "465", "993", "995"), ("587", "465", "993", "995")),
+        ("port_465_vs_587", ("SSL/TLS", "STARTTLS"), ("SSL/TLS", "STARTTLS")),
+        ("app_password", ("2段階認証", "IMAP専用パスワード"), ("2-step verification", "docomo")),
+        ("oauth", ("2024年9月16日", "Microsoft"), ("September 2024", "Microsoft")),
+        ("pop3", ("新しいOutlook", "Microsoftのサーバー"), ("new Outlook", "Microsoft's servers")),
+        ("password_safety", ("削除", "変更"), ("delete", "change the password")),
+        ("router_restart", ("電源",), ("unplug",)),
+    ],
+)
+def test_faq_states_the_facts_people_need(
+    topic: str, needles_ja: tuple[str, ...], needles_en: tuple[str, ...]
+) -> None:
+    entry = faq()[topic]
+    for needle in needles_ja:
+        assert needle in entry["answer_ja"], f"{topic}.answer_ja lacks {needle!r}"
+    for needle in needles_en:
+        assert needle in entry["answer_en"], f"{topic}.answer_en lacks {needle!r}"
