@@ -21,7 +21,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "conversations" / "data"
-FILES = {"dev": DATA / "utterances-dev.jsonl", "test": DATA / "utterances-test.jsonl"}
+FILES = {
+    "dev": DATA / "utterances-dev.jsonl",
+    "dev2": DATA / "utterances-dev2.jsonl",
+    "test": DATA / "utterances-test.jsonl",
+}
 FAQ_FILE = ROOT / "bot" / "knowledge" / "faq.toml"
 APPS_FILE = ROOT / "conversations" / "apps.toml"
 

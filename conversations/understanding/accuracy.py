@@ -49,7 +49,9 @@ class Accuracy:
 
 def default_sets() -> list[Path]:
     data = resources.files("conversations").joinpath("data")
-    return [Path(str(data.joinpath(f"utterances-{name}.jsonl"))) for name in ("dev", "test")]
+    return [
+        Path(str(data.joinpath(f"utterances-{name}.jsonl"))) for name in ("dev", "dev2", "test")
+    ]
 
 
 def evaluate(path: Path) -> Accuracy:
