@@ -174,9 +174,12 @@ def _chat(args: argparse.Namespace) -> int:
 def _idle_ttl() -> float:
     hours = os.environ.get("MAIL_DOCTOR_IDLE_HOURS", "24")
     try:
-        return max(0.01, float(hours)) * 3600
+        seconds = float(hours) * 3600
     except ValueError:
-        raise ValueError(f"MAIL_DOCTOR_IDLE_HOURS: {hours!r} is not a number of hours") from None
+        seconds = -1.0
+    if not seconds > 0:
+        raise ValueError(f"MAIL_DOCTOR_IDLE_HOURS: {hours!r} is not a positive number of hours")
+    return seconds
 
 
 def _parse(args: argparse.Namespace) -> int:

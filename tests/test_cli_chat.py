@@ -128,3 +128,61 @@ def test_parse_accuracy_prints_every_intent() -> None:
     assert "utterances-test" in done.stdout
     for intent in ("report_problem", "ask_question", "switch_language", "escalate"):
         assert intent in done.stdout
+
+
+def test_a_terminal_gets_numbered_choices_and_a_number_picks_one(mailnet, tmp_path: Path) -> None:
+    import pty
+    import select
+    import time
+
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "chat", "--lang", "en"],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=_env(mailnet, tmp_path / "s.db"),
+        close_fds=True,
+    )
+    os.close(child)
+
+    def read_until(words: str, seconds: float = 20) -> str:
+        seen, end = "", time.monotonic() + seconds
+        while words not in seen and time.monotonic() < end:
+            ready, _, _ = select.select([main], [], [], 0.2)
+            if ready:
+                seen += os.read(main, 4096).decode("utf-8", "replace")
+        return seen
+
+    screen = read_until("3) Both")
+    assert "1) I can't send" in screen
+    os.write(main, b"1\n")
+    assert "web sites" in read_until("web sites")  # choice 1 was "I can't send"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=10)
+    os.close(main)
+
+
+def test_idle_conversations_are_forgotten(mailnet, tmp_path: Path) -> None:
+    import time
+
+    env = {**_env(mailnet, tmp_path / "s.db"), "MAIL_DOCTOR_IDLE_HOURS": "0.0003"}  # about 1 s
+    first = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat", "--jsonl", "--lang", "en"],
+        input="can't send\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert json.loads(first.stdout.splitlines()[-1])["step"] == "ask_connectivity"
+    time.sleep(1.5)
+    again = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat", "--jsonl", "--lang", "en"],
+        input="",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert json.loads(again.stdout.splitlines()[-1])["step"] == "ask_symptom"

@@ -24,6 +24,7 @@ DATA = ROOT / "conversations" / "data"
 FILES = {
     "dev": DATA / "utterances-dev.jsonl",
     "dev2": DATA / "utterances-dev2.jsonl",
+    "dev3": DATA / "utterances-dev3.jsonl",
     "test": DATA / "utterances-test.jsonl",
 }
 FAQ_FILE = ROOT / "bot" / "knowledge" / "faq.toml"

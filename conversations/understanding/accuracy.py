@@ -49,9 +49,8 @@ class Accuracy:
 
 def default_sets() -> list[Path]:
     data = resources.files("conversations").joinpath("data")
-    return [
-        Path(str(data.joinpath(f"utterances-{name}.jsonl"))) for name in ("dev", "dev2", "test")
-    ]
+    names = ("dev", "dev2", "dev3", "test")
+    return [Path(str(data.joinpath(f"utterances-{name}.jsonl"))) for name in names]
 
 
 def evaluate(path: Path) -> Accuracy:

@@ -67,78 +67,53 @@ QUESTION_TOPICAL = _re(r"って何|ってなに|とは[?？]?$|とは何|what is
 QUESTION = _re(
     r"って何|ってなに|ってなん|とは[?？]?$|とは何|とはなん|なんですか|何ですか|なに[?？]|何[?？]|本当|ほんと",
     r"違い|ちがい|どっち|どちら|どれ|どう違|どうすれば|どうやって|どこ|なぜ|なんで|意味|教えて",
-    r"知りたい|ですか[?？]?$|ますか[?？]?$|でしょうか|の[?？]$|[?？]$",
+    r"知りたい|ですか[?？]?$|ますか[?？]?$|でしょうか|の[?？]$|[?？]|違う|かな$|かな[?？]",
     r"what|which|why|how |how$|where|difference|explain|meaning|does .* mean|is it safe|should i",
 )
 
 # FAQ topics, most specific first.
+# fmt: off
 TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "imap_vs_pop3",
-        _re(
-            r"(imap.*pop|pop.*imap).*(違|ちが|どっち|どちら|differ|vs|or|which|比べ)|(違|differ).*(imap.*pop|pop.*imap)"
-        ),
-    ),
-    ("port_465_vs_587", _re(r"(465.*587|587.*465)")),
-    (
-        "op25b",
-        _re(
-            r"op25b|outboundport25|25番.*(ブロック|止め|塞|使えな|規制)|port ?25.*(block|isp|provider)|(isp|provider).*block.*25|block.*port ?25|(isp|プロバイダ|provider|回線)(が|で|は|に).*25|25.*(ブロック|規制|block)"
-        ),
-    ),
-    ("port_25", _re(r"(ポート|port)?25(番|ばん)?(ポート)?(は|って|を|で|じゃ|is|$)|port ?25|25番")),
-    (
-        "app_password",
-        _re(
-            r"専用パスワード|imapパスワード|アプリパスワード|アプリ用パスワード|アプリケーション固有|appパスワード|app ?password|application.?specific|2段階|二段階|2-?step|2fa"
-        ),
-    ),
-    (
-        "password_safety",
-        _re(
-            r"パスワード.*(教え|聞|安全|送|言わ|伝え|大丈夫|渡|平気|打ち込|入力して|書いて)|(share|give|tell|send).*password",
-            r"password.*(safe|ask|share)|why.*password|(store|keep|save) my|(safe|安全|大丈夫|平気|危な).*(type|入力|教え|送|書|share)",
-            r"(type|入力|教え|送|書).*(safe|安全|危な)|個人情報|privacy|プライバシー",
-        ),
-    ),
-    (
-        "oauth",
-        _re(
-            r"(普通|通常|いつも)の?パスワード.*(使えな|通らな|だめ|ダメ)|oauth|オーオース|モダン認証|先進認証|modern auth|ブラウザでサインイン|sign in (with|through) (the )?browser"
-        ),
-    ),
+    ("how_mail_works", _re(
+        r"送信サーバ.*受信サーバ|受信サーバ.*送信サーバ|what happens (after|when) i (press|hit|click) send",
+        r"(sending and receiving|send and receive).*(separate|different)|(separate|different).*(sending|receiving)",
+    )),
+    ("imap_vs_pop3", _re(r"imap.*pop|pop.*imap")),
+    ("port_465_vs_587", _re(r"465.*587|587.*465")),
+    ("op25b", _re(
+        r"op25b|outboundport25|25番.*(ブロック|止め|塞|使えな|規制)|port ?25.*(block|isp|provider)",
+        r"(isp|provider).*block.*25|block.*port ?25|(isp|プロバイダ|provider|回線)(が|で|は|に).*25|25.*(ブロック|規制|block)",
+    )),
+    ("port_25", _re(r"(ポート|port)?25(番|ばん)?(ポート)?(は|って|を|で|じゃ|に|is|$)|port ?25|25番")),
+    ("app_password", _re(
+        r"専用パスワード|imapパスワード|アプリパスワード|アプリ用パスワード|アプリケーション固有|appパスワード",
+        r"app ?password|application.?specific|2段階|二段階|2-?step|2fa",
+    )),
+    ("password_safety", _re(
+        r"パスワード.*(教え|聞|安全|送|言わ|伝え|大丈夫|渡|平気|打ち込|入力して|書いて)|(share|give|tell|send).*password",
+        r"password.*(safe|ask|share)|why.*password|(store|keep|save) my|(safe|安全|大丈夫|平気|危な).*(type|入力|教え|送|書|share)",
+        r"(type|入力|教え|送|書).*(safe|安全|危な)|個人情報|privacy|プライバシー|ログ(が)?(残|保存)|見られ(な|る)",
+        r"パスワード.*(書い|送っ|貼っ|入れ).*(大丈夫|平気|まず)|asking for my (mail |e-?mail )?password|legit|phishing|フィッシング|詐欺",
+    )),
+    ("oauth", _re(
+        r"microsoft.*(変わ|変更)|2024年9月|september 2024|(普通|通常|いつも)の?パスワード.*(使えな|通らな|だめ|ダメ)",
+        r"oauth|オーオース|モダン認証|先進認証|modern auth|ブラウザでサインイン|sign in (with|through) (the )?browser",
+    )),
     ("starttls", _re(r"starttls|start tls|スタートtls")),
     ("ssl_tls", _re(r"ssl|tls|暗号化|encrypt")),
     ("dns_mx", _re(r"dns|(?<![a-z])mx|ネームサーバ|name server|ドメイン.*(設定|レコード)")),
-    (
-        "router_restart",
-        _re(
-            r"ルーター|ルータ|router|モデム|modem|再起動.*(wifi|wi-fi|ネット)|wi-?fi.*(再起動|restart)"
-        ),
-    ),
-    (
-        "network_reset",
-        _re(
-            r"ネットワーク.*(リセット|初期化|設定.*リセット)|network (settings )?reset|reset.*network"
-        ),
-    ),
-    (
-        "where_settings",
-        _re(
-            r"(設定|サーバー?名?|server|settings).*(どこ|見つ|確認方法|調べ|find|where|check)|(どこ|where).*(設定|server|settings)"
-        ),
-    ),
+    ("network_reset", _re(r"ネットワーク.*(リセット|初期化|設定.*リセット)|network (settings )?reset|reset.*network")),
+    ("router_restart", _re(r"ルーター|ルータ|router|モデム|modem|再起動.*(wifi|wi-fi|ネット)|wi-?fi.*(再起動|restart)")),
+    ("where_settings", _re(
+        r"(設定|サーバー?名?|server|settings).*(どこ|見つ|確認方法|調べ|find|where|check)|(どこ|where).*(設定|server|settings)",
+    )),
     ("ports", _re(r"ポート|port|番号|\b(465|587|993|995|143|110)\b")),
-    ("smtp", _re(r"smtp|送信サーバ|outgoing server")),
+    ("smtp", _re(r"smtp|送信サーバ|outgoing (mail )?server")),
     ("imap", _re(r"imap")),
-    ("pop3", _re(r"pop3?|ポップ")),
-    (
-        "how_mail_works",
-        _re(
-            r"仕組み|しくみ|流れ|届く(まで|仕組)|how (does )?(e-?)?mail work|how mail (gets|travels|is delivered)"
-        ),
-    ),
+    ("pop3", _re(r"pop3?|ポップ|コピーを(置|残)|leave a copy|keep (a )?cop(y|ies) on (the )?server")),
+    ("how_mail_works", _re(r"仕組み|しくみ|流れ|届く(まで|仕組)|how (does )?(e-?)?mail work|how mail (gets|travels|is delivered)")),
 )
+# fmt: on
 
 # -- problems ---------------------------------------------------------------------------------
 SEND_PROBLEM = _re(
@@ -150,6 +125,11 @@ SEND_PROBLEM = _re(
     r"send(ing)? (fails|failed|error)|sending (of )?(the )?message failed|outbox|outgoing.*(fail|error)|when i (try to )?send",
     r"when i hit send|send from|won'?t go out|not going out|doesn'?t go out|don'?t go out|bounc",
     r"(mail|e-?mail|messages?) i send (doesn'?t|don'?t|isn'?t|aren'?t|never)|doesn'?t reach them|don'?t reach them",
+    r"送信済み.*(ならな|移らな|入らな)|送信中|下書きに戻|返信(しようと|でき|するとエラー|すると)|転送(でき|ボタン|しようと|すると)|一斉送信",
+    r"送信(だけ|が|の方|のほう).*(エラー|失敗|だめ|ダメ|止ま)|送信.*(エラー|失敗)|送信.*認証|smtp認証|そうしん(でき|出来)",
+    r"(届いてな|着いてな|届いていな)(い)?(らしい|と言われ|って言われ|みたい|そう)|着いてない|送った.*(届|着)(いてな|かな)",
+    r"sent items|sitting in (my )?sent|never got my (e-?)?mail|comes? back|undelivered|delivery failed|mail delivery|rejected",
+    r"outgoing (mail )?server|smtp server|can'?t reply|reply to|forwarding|stopped sending|newsletter",
 )
 RECEIVE_PROBLEM = _re(
     r"受信できな|受信できま?せん|受信出来な|受診でき|受け取れな|受け取れま?せん|受信エラー|受信に失敗|受信されな|受信しな",
@@ -160,18 +140,28 @@ RECEIVE_PROBLEM = _re(
     r"(e-?)?mails? (isn'?t|aren'?t|is not|are not|not) coming|can'?t get (my |new )?(e-?)?mail|cannot get (new )?mail",
     r"stopped (getting|receiving)|don'?t get (any )?(e-?)?mail|to me (doesn'?t|don'?t|isn'?t|aren'?t|never) (arrive|come|get)",
     r"(mail|e-?mail) (for|to) me .*(arriv|com)",
+    r"取得でき|同期(されな|しな|でき)|ダウンロード(されな|でき|しな)|読み込(まれな|めな|まな)|受信.*(見当たらな|止ま|ずっと)",
+    r"新着.*(0|０|ゼロ)件|(来|こ)な(い|く)|入ってもこな|入っても来な|見当たらな|受信箱|受信ボックス",
+    r"show up|(inbox|mail) (isn'?t|is not|not) (updating|syncing)|not updating|won'?t sync|sync|fetch|download(ing)? new",
+    r"stopped downloading|nothing comes in|comes? in|checking for mail|recieve|never arrive|never get|cannot get mail",
 )
 BOTH_PROBLEM = _re(
     r"送受信|送信も受信も|受信も送信も|送るのも受け|受けるのも送|両方|both|send (or|and|nor) receive",
     r"sending (or|and|nor) receiving|neither incoming nor outgoing|incoming (and|or|nor) outgoing",
+    r"(送れ|出せ)ないし.*(来|こ|入|受)|(来|こ|入)(ない|ん)し.*(送|出)|送るのも見るのも|全部だめ|全部ダメ",
+    r"in or out|send or (fetch|receive|get)|send/receive|nothing in or out|completely dead",
 )
 AMBIGUOUS_PROBLEM = _re(
     r"届かな|とどかな|届きま?せん|届いてな|届か|不達|エラー|おかしい|使えな|つながらな|繋がらな|できな|出来な|できませ|出来ませ",
     r"失敗|ダメ|だめ|動かな|壊れ|困って|トラブル|問題|不具合|検証でき|識別情報|証明書|認証(失敗|エラー)|ログインでき|サインインでき",
     r"not (being )?delivered|doesn'?t arrive|don'?t arrive|isn'?t arriving|error|problem|broken|not working|doesn'?t work",
     r"trouble|issue|help me|can'?t connect|stopped working|isn'?t working|fail|couldn'?t sign in|can'?t sign in|certificate",
+    r"調子が悪|不調|うまくいかな|上手くいかな|様子がおかし|パスワード.*(聞かれ|求められ|要求され)|接続に失敗",
+    r"something'?s wrong|wrong with|acting up|keeps asking|asking for my (e-?mail )?password",
 )
-MAIL_WORD = _re(r"メール|めーる|mail|gmail|outlook|smtp|imap|pop|送信|受信")
+MAIL_WORD = _re(
+    r"メール|めーる|mail|gmail|outlook|smtp|imap|pop|送信|受信|サーバ|server|パスワード|password|inbox|受信箱|迷惑"
+)
 
 # Which side an answer to "sending or receiving?" names.
 SIDE_BOTH = _re(r"両方|りょうほう|どっちも|どちらも|全部|送受信|both|either way|all of it")
