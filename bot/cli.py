@@ -40,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--smtp", metavar="SPEC", help="the app's sending setting")
     check.add_argument("--imap", metavar="SPEC", help="the app's IMAP setting")
     check.add_argument("--pop3", metavar="SPEC", help="the app's POP3 setting")
+    check.add_argument(
+        "--recipient",
+        metavar="ADDRESS",
+        help="mail to this address does not arrive: check its domain and what it asks of senders",
+    )
     check.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     check.add_argument("--lang", choices=["ja", "en"], help="report language (default: locale)")
     check.add_argument(
@@ -132,7 +137,8 @@ def _request(args: argparse.Namespace, lang: Lang, stdin: TextIO) -> CheckReques
         )
         if not password:
             raise InputError("input.password_empty", "")
-    return CheckRequest(address, frozenset(protocols), user, args.timeout, password)
+    recipient = parse_address(args.recipient) if args.recipient else None
+    return CheckRequest(address, frozenset(protocols), user, args.timeout, password, recipient)
 
 
 def main(argv: list[str] | None = None) -> int:

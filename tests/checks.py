@@ -21,6 +21,7 @@ async def run_check(
     password: str | None = None,
     settings: Settings | None = None,
     providers: ProviderDB | None = None,
+    recipient: str | None = None,
 ) -> Report:
     protocols: set[Protocol] = set()
     if send:
@@ -32,7 +33,14 @@ async def run_check(
         if spec:
             user[protocol] = parse_spec(spec, protocol)
             protocols.add(protocol)
-    request = CheckRequest(parse_address(address), frozenset(protocols), user, timeout, password)
+    request = CheckRequest(
+        parse_address(address),
+        frozenset(protocols),
+        user,
+        timeout,
+        password,
+        parse_address(recipient) if recipient else None,
+    )
     check = Check(request, settings or Settings.from_env(), providers=providers)
     return await check.run()
 

@@ -6,7 +6,7 @@ import re
 import string
 from pathlib import Path
 
-from bot.diagnosis import rules
+from bot.diagnosis import recipient, rules
 from bot.i18n import LANGS, catalog, default_lang
 from bot.probes.result import Failure
 
@@ -14,7 +14,7 @@ PLACEHOLDERS = {
     "host", "port", "security_label", "protocol_label", "domain", "detail", "suggestion",
     "suggestion_label", "cert_names", "not_after", "not_before", "tls_version", "reply",
     "recommended", "expected", "expected_label", "mechanisms", "provider", "recommended_host",
-    "recommended_port", "recommended_security_label",
+    "recommended_port", "recommended_security_label", "receiver_label",
 }  # fmt: skip
 
 
@@ -40,9 +40,13 @@ def test_finding_texts_use_only_known_placeholders() -> None:
 
 def test_every_code_the_rules_can_produce_has_texts() -> None:
     source = Path(rules.__file__).read_text(encoding="utf-8")
+    source += Path(recipient.__file__).read_text(encoding="utf-8")
     produced = set(rules._FAILURE_CODES.values()) | set(rules._AUTH_CODES.values())
     produced |= set(
-        re.findall(r'"((?:dns|net|tls|smtp|auth|settings|policy)\.[a-z0-9_]*[a-z0-9])"', source)
+        re.findall(
+            r'"((?:dns|net|tls|smtp|auth|settings|policy|recipient|sender)\.[a-z0-9_]*[a-z0-9])"',
+            source,
+        )
     )
     produced |= {f"{p}.rejected" for p in ("smtp", "imap", "pop3")}
     produced |= {f"{p}.login_disabled" for p in ("imap", "pop3")}

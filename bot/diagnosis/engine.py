@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from bot.addresses import MailAddress, UserSetting
 from bot.config import Settings
-from bot.diagnosis.rules import derive_findings
+from bot.diagnosis.recipient import recipient_findings
+from bot.diagnosis.rules import derive_findings, sort_findings
 from bot.discovery.autoconfig import domain_urls, ispdb_url, mx_domain_url, parse_config
 from bot.discovery.candidates import Candidate, Source
 from bot.discovery.guess import guesses
@@ -47,6 +48,7 @@ class CheckRequest:
     user: dict[Protocol, UserSetting] = field(default_factory=dict)
     timeout: float = 10.0
     password: str | None = None
+    recipient: MailAddress | None = None  # 「相手に届かない」: whose domain to check
 
     def ordered_protocols(self) -> list[Protocol]:
         """Sending first, then receiving: the order of the troubleshooting path."""
@@ -253,6 +255,7 @@ class Check:
         )
         sources.add_done_callback(lambda _: self._sources_done.set())
         guessing = asyncio.ensure_future(self._guess_when_due())
+        recipient = asyncio.ensure_future(self._recipient())
         try:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(sources), self.deadline.remaining())
@@ -280,6 +283,8 @@ class Check:
             login_results=login_results,
         )
         report.findings = derive_findings(report, self._subjects(report))
+        if self.request.recipient is not None:
+            report.findings = sort_findings(report.findings + await recipient)
         report.elapsed_ms = int((time.monotonic() - started) * 1000)
         return report
 
@@ -306,6 +311,17 @@ class Check:
                 result = task.result()
             result.sources = self._sources_of(endpoint)
             self._results[endpoint] = result
+
+    async def _recipient(self) -> list[Finding]:
+        if self.request.recipient is None:
+            return []
+        try:
+            return await recipient_findings(
+                self.dns, self.request.address, self.request.recipient, self.providers
+            )
+        except Exception:
+            log.warning("recipient checks failed", exc_info=True)
+            return []
 
     def _sources_of(self, endpoint: Endpoint) -> list[str]:
         words = sorted({c.source for c in self._candidates if c.endpoint == endpoint})

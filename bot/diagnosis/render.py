@@ -23,6 +23,8 @@ def _labels(params: dict[str, Any], lang: Lang) -> dict[str, Any]:
         out["protocol_label"] = t(f"protocol.{protocol}", lang)
     if "provider_ja" in params:
         out["provider"] = params[f"provider_{lang}"]
+    if "receiver_ja" in params:
+        out["receiver_label"] = params["receiver_ja"] if lang == "ja" else params["receiver"]
     return out
 
 

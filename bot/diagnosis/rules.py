@@ -312,5 +312,10 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
         if key not in seen:
             seen.add(key)
             unique.append(finding)
+    return sort_findings(unique)
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    """Errors first, then warnings, then notes; within each, the order they were found."""
     order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
-    return sorted(unique, key=lambda f: order[f.severity])
+    return sorted(findings, key=lambda f: order[f.severity])

@@ -161,6 +161,18 @@ class DnsClient:
             raise DnsError(DnsStatus.NXDOMAIN, host)
         raise DnsError(DnsStatus.NODATA, host)
 
+    async def txt(self, name: str) -> list[str]:
+        """TXT strings of `name` (each record's parts joined); [] when there are none."""
+        return await self._cached(("TXT", name), lambda: self._txt(name))
+
+    async def _txt(self, name: str) -> list[str]:
+        try:
+            rdatas = await self._query(name, "TXT")
+        except DnsError:
+            return []
+        texts = [b"".join(r.strings).decode("utf-8", "replace") for r in rdatas]
+        return [t[:4096] for t in texts[:20]]  # a huge TXT answer is read only so far
+
     async def srv(self, name: str) -> list[SrvRecord]:
         """SRV records sorted by priority then weight (highest first); [] when none."""
         return await self._cached(("SRV", name), lambda: self._srv(name))

@@ -83,6 +83,12 @@ def dns_records() -> DnsRecords:
     r.hosts.extend((name, GOOD_IP) for name in GOOD_NAMES)
     r.mx.append(("good.test", "mail.good.test", 10))
     r.txt.append(("good.test", "v=spf1 mx -all"))
+    r.txt.append(("_dmarc.good.test", "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"))
+    # Recipient-side checks: a Gmail-hosted and a carrier recipient domain, answered here so
+    # nothing leaves the test network; nomx.test publishes neither SPF nor DMARC.
+    r.mx.append(("gmail.com", "mail.good.test", 5))
+    r.mx.append(("docomo.ne.jp", "mail.good.test", 10))
+    r.mx.append(("dangling.test", "mx.nowhere.test", 10))
 
     # SRV-only domain (RFC 6186/8314) pointing at the good host.
     r.mx.append(("srv.test", "mail.good.test", 10))
