@@ -35,7 +35,15 @@ def build_request(state: State, timeout: float) -> CheckRequest:
                 user[Protocol(name)] = parse_spec(spec, Protocol(name))
             except InputError:
                 continue  # an unusable setting is diagnosed from discovery alone
-    return CheckRequest(parse_address(address), frozenset(protocols), user, timeout)
+    recipient = None
+    if state.recipient:
+        try:
+            recipient = parse_address(state.recipient)
+        except InputError:
+            recipient = None
+    return CheckRequest(
+        parse_address(address), frozenset(protocols), user, timeout, recipient=recipient
+    )
 
 
 async def run_check(state: State, progress: Progress) -> dict[str, Any] | None:

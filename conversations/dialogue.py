@@ -31,11 +31,19 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[Outbound], Awaitable[None]]
 SAVE_RETRIES = 3
-FORM_STEPS = ("ask_symptom", "ask_connectivity", "ask_address", "ask_client", "ask_settings")
+FORM_STEPS = (
+    "ask_symptom",
+    "ask_connectivity",
+    "ask_address",
+    "ask_recipient",
+    "ask_client",
+    "ask_settings",
+)
 _SLOT_OF_STEP = {
     "ask_symptom": "symptom",
     "ask_connectivity": "connectivity",
     "ask_address": "domain",
+    "ask_recipient": "recipient",
     "ask_client": "app",
     "ask_settings": "settings",
 }
@@ -98,6 +106,8 @@ def next_step(state: State) -> str:
         return "ask_connectivity"
     if state.domain is None:
         return "ask_address"
+    if state.recipient_side and state.recipient is None:
+        return "ask_recipient"
     if state.app is None:
         return "ask_client"
     if _pending(state):
@@ -297,6 +307,11 @@ class Dialogue:
         elif step == "ask_connectivity":
             if not self._connectivity(turn, u):
                 return
+        elif step == "ask_recipient":
+            if state.recipient is None:
+                turn.msg("address_invalid", value=(u.redacted_text or "")[:60])
+                turn.ask()
+                return
         elif step == "ask_address":
             if state.domain is None:
                 turn.msg("address_invalid", value=(u.redacted_text or "")[:60])
@@ -482,6 +497,7 @@ class Dialogue:
 _PROMPTS_OF_STEP = {
     "ask_symptom": ("ask_symptom", "ask_symptom_ambiguous"),
     "ask_connectivity": ("ask_connectivity", "ask_connectivity_after_remedies"),
+    "ask_recipient": ("ask_recipient",),
     "ask_client": ("ask_client",),
     "ask_settings": ("ask_settings", "ask_settings_where"),
     "diagnosis": ("ask_resolved",),
@@ -527,6 +543,8 @@ def _clear_slot(state: State, step: str) -> None:
         state.connectivity, state.connectivity_remedies_shown = None, False
     elif step == "ask_address":
         state.address = state.domain = None
+    elif step == "ask_recipient":
+        state.recipient = None
     elif step == "ask_client":
         state.app = None
     elif step == "ask_settings":
@@ -540,7 +558,16 @@ def _apply_info(state: State, u: Understanding) -> set[str]:
         "domain": (state.domain, state.address),
         "app": state.app,
         "settings": dict(state.settings),
+        "recipient": state.recipient,
     }
+    if u.recipient_side:
+        state.recipient_side = True
+    if state.step == "ask_recipient":
+        if u.entities.address:
+            state.recipient = u.entities.address
+        elif u.intent in ("dont_know", "skip", "deny"):
+            state.recipient = ""  # check the person's own side only
+        return {"recipient"} if state.recipient is not None else set()
     if u.symptom and (
         u.intent in ("report_problem", "provide_info") or state.step == "ask_symptom"
     ):
@@ -563,5 +590,6 @@ def _apply_info(state: State, u: Understanding) -> set[str]:
         "domain": (state.domain, state.address),
         "app": state.app,
         "settings": dict(state.settings),
+        "recipient": state.recipient,
     }
     return {name for name in before if before[name] != after[name]}

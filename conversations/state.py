@@ -14,6 +14,7 @@ STEPS = (
     "ask_symptom",
     "ask_connectivity",
     "ask_address",
+    "ask_recipient",
     "ask_client",
     "ask_settings",
     "diagnosing",
@@ -41,6 +42,8 @@ class State:
     address: str | None = None  # as given (an address or "@domain")
     domain: str | None = None
     app: str | None = None
+    recipient_side: bool = False  # 「相手に届かない」: check the recipient's side too
+    recipient: str | None = None  # their address; "" when the person does not know it
     # protocol -> SPEC ("host:port/security") as the person gave it; "" means "don't know"
     settings: dict[str, str] = field(default_factory=dict)
     settings_pending: list[str] = field(default_factory=list)  # protocols still to ask about

@@ -284,7 +284,8 @@ class Check:
         )
         report.findings = derive_findings(report, self._subjects(report))
         if self.request.recipient is not None:
-            report.findings = sort_findings(report.findings + await recipient)
+            # Asked about the recipient's side: its findings lead within each severity.
+            report.findings = sort_findings(await recipient + report.findings)
         report.elapsed_ms = int((time.monotonic() - started) * 1000)
         return report
 

@@ -30,6 +30,7 @@ class Understanding:
     entities: Entities = field(default_factory=Entities)
     password_pasted: bool = False
     redacted_text: str = ""
+    recipient_side: bool = False  # 「相手に届かない」: the mail leaves but does not arrive
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +76,9 @@ def understand(text: str, step: str | None = None) -> Understanding:
         "provide_info", entities=entities, password_pasted=pasted, redacted_text=redacted
     )
     result.intent = _intent(squeezed, spaced, entities, step, result)
+    result.recipient_side = bool(
+        L.RECIPIENT_SIDE.search(squeezed) or L.RECIPIENT_SIDE.search(spaced)
+    ) and result.symptom in ("send", "both", None)
     return result
 
 

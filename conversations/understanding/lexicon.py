@@ -159,6 +159,13 @@ AMBIGUOUS_PROBLEM = _re(
     r"調子が悪|不調|うまくいかな|上手くいかな|様子がおかし|パスワード.*(聞かれ|求められ|要求され)|接続に失敗",
     r"something'?s wrong|wrong with|acting up|keeps asking|asking for my (e-?mail )?password",
 )
+# 「相手に届かない」: the trouble is on the way to the recipient, not in the person's app.
+RECIPIENT_SIDE = _re(
+    r"相手(に|から|が|の方|側).*(届|とど|着)|送った.*(届|着)(いてな|かな)|(届いてな|着いてな)(い)?(らしい|と言われ|って言われ)",
+    r"戻ってくる|戻って来る|戻ってきた|返ってくる|返ってきた|跳ね返|宛先不明|エラーメール",
+    r"bounc|doesn'?t reach them|don'?t reach them|never got my|didn'?t get my|comes? back undelivered|undeliverable",
+    r"(mail|e-?mail|messages?) i send (doesn'?t|don'?t|isn'?t|aren'?t|never)",
+)
 MAIL_WORD = _re(
     r"メール|めーる|mail|gmail|outlook|smtp|imap|pop|送信|受信|サーバ|server|パスワード|password|inbox|受信箱|迷惑"
 )
