@@ -23,7 +23,7 @@ from conversations.presenting import (
     present_diagnosis,
 )
 from conversations.settings_text import merge_setting
-from conversations.state import SCHEMA, Lang, State
+from conversations.state import SCHEMA, STEPS, Lang, State
 from conversations.understanding import Understanding, understand
 from conversations.understanding.normalize import compact
 
@@ -31,14 +31,7 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[Outbound], Awaitable[None]]
 SAVE_RETRIES = 3
-FORM_STEPS = (
-    "ask_symptom",
-    "ask_connectivity",
-    "ask_address",
-    "ask_recipient",
-    "ask_client",
-    "ask_settings",
-)
+FORM_STEPS = STEPS[: STEPS.index("diagnosing")]  # the steps that each fill one slot
 _SLOT_OF_STEP = {
     "ask_symptom": "symptom",
     "ask_connectivity": "connectivity",
@@ -418,32 +411,20 @@ class Dialogue:
         turn.ask("ask_resolved")
 
     def _close(self, turn: Turn) -> None:
-        state = turn.state
-        state.status, state.step = "closed", "closed"
-        turn.out.append(
-            Outbound(
-                turn.thread,
-                "summary",
-                "closed",
-                escalation_summary(state),
-                ref=f"summary-{state.case_id}",
-            )
-        )
-        turn.ask("closed")
+        self._finish(turn, "closed")
 
     def _escalate(self, turn: Turn) -> None:
+        self._finish(turn, "escalated")
+
+    def _finish(self, turn: Turn, status: str) -> None:
+        """Close or hand over the case; either way the summary goes with it."""
         state = turn.state
-        state.status, state.step = "escalated", "escalated"
+        state.status = state.step = status
+        summary = escalation_summary(state)
         turn.out.append(
-            Outbound(
-                turn.thread,
-                "summary",
-                "escalated",
-                escalation_summary(state),
-                ref=f"summary-{state.case_id}",
-            )
+            Outbound(turn.thread, "summary", status, summary, ref=f"summary-{state.case_id}")
         )
-        turn.ask("escalated")
+        turn.ask(status)
 
     # -- diagnosing -------------------------------------------------------------------------
 
