@@ -17,6 +17,21 @@ Schema (one ``[[provider]]`` table per provider; unknown keys are rejected):
 * ``username``: :class:`Username`; omitted means unknown (``None``).
 * ``hint_ja``/``hint_en``, ``doc_url``, ``source``: text. ``last_checked``: the date of the source,
   a TOML date (``2026-03-12``) or a ``"YYYY-MM-DD"`` string.
+* Optional, in pairs (give both languages or neither; default ``""``):
+  ``enable_ja``/``enable_en``: what must be switched on in the provider's web settings before a
+  mail app can work (Yahoo! JAPAN 「IMAP/POP/SMTPアクセス」, Gmail "Enable POP");
+  ``username_note_ja``/``username_note_en``: where the user name is not simply the address
+  (docomo dアカウントID, iCloud local part for IMAP but the address for SMTP, Yahoo! JAPAN ID).
+* ``[[provider.deprecations]]`` (optional, default none): dated changes that stop settings from
+  working, each with ``date`` (when it takes or took effect, a TOML date or ``"YYYY-MM-DD"``;
+  an approximate date is written as a day: "from October 2019" or "Q1 2026" as its first day,
+  "end of December 2026" as its last day, and the texts say how exact it is),
+  ``what_ja``, ``what_en``, ``confidence``, and optional ``source`` and ``last_checked`` (default:
+  the provider's). A row whose confidence is ``"unverified"`` says 未確認 / "unverified" in its
+  texts, like the hints.
+* ``generic`` (optional bool, default false): a description of a kind of mail host rather than
+  one provider (``generic_hosting``). It has no domains or patterns, is reached only through
+  :meth:`ProviderDB.by_id`, and its servers never answer :meth:`ProviderDB.by_host`.
 * ``[[provider.servers]]``, in order of preference within each protocol: ``protocol``, ``port``,
   ``security`` (same words as :class:`bot.model.Security`), ``confidence``, optional ``note``, and
   exactly one of ``host`` or ``host_pattern``. A ``host_pattern`` (with ``host`` absent) means
@@ -45,6 +60,7 @@ from bot.model import Endpoint, Protocol, Security
 __all__ = [
     "Auth",
     "Confidence",
+    "Deprecation",
     "Provider",
     "ProviderDB",
     "ServerSetting",
@@ -151,6 +167,30 @@ class ServerSetting:
 
 
 @dataclass(frozen=True)
+class Deprecation:
+    """A dated change that stops settings from working (Outlook.com OAuth2-only, 2024-09-16)."""
+
+    date: dt.date  # when it takes or took effect
+    what_ja: str
+    what_en: str
+    confidence: Confidence
+    last_checked: dt.date  # resolved: the row's own, else the provider's
+    source: str = ""
+
+    def what(self, lang: str = "ja") -> str:
+        return self.what_ja if lang == "ja" else self.what_en
+
+    def in_force(self, today: dt.date) -> bool:
+        """True once ``today`` has reached the date (the change applies from that day on)."""
+        return self.date <= _as_date(today)
+
+
+def _as_date(value: dt.date) -> dt.date:
+    # datetime is a date subclass but does not compare with one: take its calendar day.
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+@dataclass(frozen=True)
 class Provider:
     id: str
     name_ja: str
@@ -168,6 +208,12 @@ class Provider:
     hint_en: str = ""
     doc_url: str = ""
     source: str = ""
+    enable_ja: str = ""
+    enable_en: str = ""
+    username_note_ja: str = ""
+    username_note_en: str = ""
+    deprecations: tuple[Deprecation, ...] = ()  # in file order
+    generic: bool = False
 
     def servers_for(self, protocol: Protocol | str) -> list[ServerSetting]:
         """Server settings for one protocol, most preferred first."""
@@ -183,6 +229,23 @@ class Provider:
 
     def hint(self, lang: str = "ja") -> str:
         return self.hint_ja if lang == "ja" else self.hint_en
+
+    def enable(self, lang: str = "ja") -> str:
+        """What to switch on in the provider's web settings first; "" if nothing is known."""
+        return self.enable_ja if lang == "ja" else self.enable_en
+
+    def username_note(self, lang: str = "ja") -> str:
+        """How the user name differs from the plain address; "" if it does not."""
+        return self.username_note_ja if lang == "ja" else self.username_note_en
+
+    def deprecations_for(self, today: dt.date) -> list[Deprecation]:
+        """The deprecations already in force on ``today``, newest first (ties keep file order).
+
+        Check ``confidence`` before telling one to the user: unverified rows are not facts.
+        """
+        day = _as_date(today)
+        in_force = [d for d in self.deprecations if d.date <= day]
+        return sorted(in_force, key=lambda d: d.date, reverse=True)
 
 
 def _specificity(pattern: str) -> int:
@@ -221,10 +284,12 @@ class ProviderDB:
             (pat, p) for p in self._providers for pat in p.domain_patterns
         )
         self._mx_globs = self._globs((pat, p) for p in self._providers for pat in p.mx_patterns)
+        # A generic description (generic_hosting: mail.*) is not the provider of any host.
+        specific = [p for p in self._providers if not p.generic]
         self._host_globs = self._globs(
-            (s.host_pattern, p) for p in self._providers for s in p.servers if s.host_pattern
+            (s.host_pattern, p) for p in specific for s in p.servers if s.host_pattern
         )
-        self._hosts = {s.host: p for p in reversed(self._providers) for s in p.servers if s.host}
+        self._hosts = {s.host: p for p in reversed(specific) for s in p.servers if s.host}
 
     @staticmethod
     def _globs(pairs: Iterable[tuple[str, Provider]]) -> tuple[tuple[str, Provider], ...]:
@@ -287,9 +352,13 @@ _PROVIDER_KEYS = frozenset(
     {
         "id", "name_ja", "name_en", "domains", "domain_patterns", "mx_patterns", "status",
         "confidence", "auth", "username", "hint_ja", "hint_en", "doc_url", "last_checked",
-        "source", "servers",
+        "source", "servers", "enable_ja", "enable_en", "username_note_ja", "username_note_en",
+        "deprecations", "generic",
     }
 )  # fmt: skip
+_DEPRECATION_KEYS = frozenset(
+    {"date", "what_ja", "what_en", "confidence", "source", "last_checked"}
+)
 _SERVER_KEYS = frozenset(
     {
         "protocol", "host", "host_pattern", "port", "security", "confidence", "note",
@@ -337,15 +406,44 @@ def _enum(kind: type[_E], value: Any, key: str, where: str) -> _E:
         _fail(where, f"unknown {key} {value!r} (expected one of: {expected})")
 
 
-def _date(value: Any, where: str) -> dt.date:
+def _date(value: Any, where: str, key: str = "last_checked") -> dt.date:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
             pass
-    _fail(where, f"'last_checked' must be a date like 2026-03-12, got {value!r}")
+    _fail(where, f"{key!r} must be a date like 2026-03-12, got {value!r}")
+
+
+def _text_pair(table: Mapping[str, Any], stem: str, where: str) -> tuple[str, str]:
+    """``<stem>_ja`` and ``<stem>_en``: both non-empty, or both absent."""
+    ja, en = f"{stem}_ja", f"{stem}_en"
+    if (ja in table) != (en in table):
+        _fail(where, f"give both {ja!r} and {en!r}, or neither")
+    if ja not in table:
+        return "", ""
+    return _str(table, ja, where, required=True), _str(table, en, where, required=True)
+
+
+def _parse_deprecation(raw: Any, index: int, where: str, last_checked: dt.date) -> Deprecation:
+    where = f"{where} deprecation #{index}"
+    if not isinstance(raw, dict):
+        _fail(where, "must be a table ([[provider.deprecations]])")
+    _check_keys(raw, _DEPRECATION_KEYS, where)
+    if "date" not in raw:
+        _fail(where, "missing 'date'")
+    if "confidence" not in raw:
+        _fail(where, "missing 'confidence'")
+    return Deprecation(
+        date=_date(raw["date"], where, "date"),
+        what_ja=_str(raw, "what_ja", where, required=True),
+        what_en=_str(raw, "what_en", where, required=True),
+        confidence=_enum(Confidence, raw["confidence"], "confidence", where),
+        last_checked=(_date(raw["last_checked"], where) if "last_checked" in raw else last_checked),
+        source=_str(raw, "source", where),
+    )
 
 
 def _auth_list(table: Mapping[str, Any], where: str) -> tuple[Auth, ...]:
@@ -418,7 +516,12 @@ def _parse_provider(raw: Any, index: int, origin: str) -> Provider:
     for pat in mx_patterns:
         if not _GLOB_RE.fullmatch(pat):
             _fail(where, f"bad mx pattern {pat!r}")
-    if not (domains or domain_patterns or mx_patterns):
+    generic = raw.get("generic", False)
+    if not isinstance(generic, bool):
+        _fail(where, f"'generic' must be true or false, got {generic!r}")
+    if generic and (domains or domain_patterns or mx_patterns):
+        _fail(where, "a generic entry has no domains, domain_patterns or mx_patterns")
+    if not generic and not (domains or domain_patterns or mx_patterns):
         _fail(where, "needs at least one of domains, domain_patterns, mx_patterns")
 
     auth = _auth_list(raw, where)
@@ -431,6 +534,16 @@ def _parse_provider(raw: Any, index: int, origin: str) -> Provider:
     )
     if "last_checked" not in raw:
         _fail(where, "missing 'last_checked'")
+    last_checked = _date(raw["last_checked"], where)
+    deprecations_raw = raw.get("deprecations", [])
+    if not isinstance(deprecations_raw, list):
+        _fail(where, "'deprecations' must be an array of tables ([[provider.deprecations]])")
+    deprecations = tuple(
+        _parse_deprecation(d, i, where, last_checked)
+        for i, d in enumerate(deprecations_raw, start=1)
+    )
+    enable_ja, enable_en = _text_pair(raw, "enable", where)
+    username_note_ja, username_note_en = _text_pair(raw, "username_note", where)
     return Provider(
         id=pid,
         name_ja=_str(raw, "name_ja", where, required=True),
@@ -440,7 +553,7 @@ def _parse_provider(raw: Any, index: int, origin: str) -> Provider:
         auth=auth,
         username=username,
         servers=servers,
-        last_checked=_date(raw["last_checked"], where),
+        last_checked=last_checked,
         domains=tuple(domains),
         domain_patterns=tuple(domain_patterns),
         mx_patterns=tuple(mx_patterns),
@@ -448,6 +561,12 @@ def _parse_provider(raw: Any, index: int, origin: str) -> Provider:
         hint_en=_str(raw, "hint_en", where),
         doc_url=_str(raw, "doc_url", where),
         source=_str(raw, "source", where),
+        enable_ja=enable_ja,
+        enable_en=enable_en,
+        username_note_ja=username_note_ja,
+        username_note_en=username_note_en,
+        deprecations=deprecations,
+        generic=generic,
     )
 
 

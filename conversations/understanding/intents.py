@@ -13,6 +13,7 @@ from typing import Any
 
 from conversations.understanding import lexicon as L
 from conversations.understanding.entities import Entities, extract
+from conversations.understanding.faq_match import best_topic
 from conversations.understanding.normalize import compact, normalize
 from conversations.understanding.redact import redact
 
@@ -137,6 +138,8 @@ def _intent(
         return "help"
     if step is not None and hit(L.DONT_KNOW) and not entities.any() and not hit(L.QUESTION_TOPICAL):
         return "dont_know"
+    if asking and topic is None and not names_server and not symptom:
+        topic = best_topic(squeezed)
     if asking and topic and not names_server and not hit(L.AFFIRM_ANYWHERE):
         out.topic, out.symptom = topic, None
         return "ask_question"
