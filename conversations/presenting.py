@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from bot.i18n import t
@@ -62,10 +63,16 @@ def present_diagnosis(state: State, result: dict[str, Any]) -> str:
         parts.append("\n".join([heading, *rows, where]))
     provider = (result.get("provider") or {}).get("id")
     known = load_providers().by_id(provider) if provider else None
-    if known is not None and known.hint(lang):
-        parts.append(
-            texts.message("provider_hint", lang, provider=known.name(lang), hint=known.hint(lang))
-        )
+    if known is not None:
+        # What to do before anything else (Delta Chat's model), then what changed and when.
+        notes = [known.hint(lang), known.enable(lang), known.username_note(lang)]
+        notes += [
+            f"{d.date.isoformat()}: {d.what(lang)}"
+            for d in known.deprecations_for(date.today())[:3]
+        ]
+        hint = "\n".join(n for n in notes if n)
+        if hint:
+            parts.append(texts.message("provider_hint", lang, provider=known.name(lang), hint=hint))
     parts.append(texts.message("auth_steps", lang))
     return "\n\n".join(parts)
 
