@@ -3,7 +3,8 @@
 These tests check the data only, never a classifier: every line of
 conversations/data/utterances-{dev,test}.jsonl has a valid label, the test set is big and varied
 enough to measure with, the two sets share no sentence, and bot/knowledge/faq.toml answers every
-topic the utterances can ask about, in both languages.
+topic the utterances can ask about, in both languages, among at least 60 topics, each with the ways
+people actually ask it.
 """
 
 from __future__ import annotations
@@ -34,11 +35,43 @@ INTENTS = (
     "report_problem", "ask_question", "affirm", "deny", "dont_know", "provide_info", "restart",
     "back", "escalate", "stop", "greet", "thanks", "switch_language", "help",
 )  # fmt: skip
+# The topics the utterance sets label, each asked about in them; every one is an FAQ id.
 TOPICS = (
     "how_mail_works", "smtp", "imap", "pop3", "imap_vs_pop3", "ports", "port_465_vs_587",
     "port_25", "ssl_tls", "starttls", "dns_mx", "op25b", "app_password", "oauth",
     "router_restart", "network_reset", "where_settings", "password_safety",
 )  # fmt: skip
+# Every FAQ id. Ids are public (the dialogue and the utterance sets refer to them), so this list
+# only ever grows: an id that disappears or is renamed fails here.
+FAQ_TOPICS = (
+    *TOPICS,
+    # bounces and delivery
+    "bounce_message", "user_unknown", "domain_not_found", "mailbox_full", "attachment_size",
+    "spam_folder", "delayed_mail", "greylisting", "sending_limits", "address_typo",
+    # carrier filters and sender authentication
+    "carrier_pc_mail_block", "carrier_spoofing_filter", "carrier_allow_list", "spf", "dkim",
+    "dmarc", "sender_rules_2024", "reverse_dns", "forwarding_mailing_lists", "dns_propagation",
+    # providers and dated changes
+    "gmailify_pop_end", "gmail_in_other_apps", "google_workspace_passwords", "outlook_com_oauth",
+    "m365_smtp_auth", "docomo_imap_password", "icloud_app_password", "yahoo_japan_access",
+    "new_outlook_pop_imap", "windows_mail_retired",
+    # settings
+    "mail_server", "username_format", "smtp_auth", "pop_before_smtp", "leave_copy_on_server",
+    "imap_folders_sync", "certificate_warning", "certificate_name_mismatch", "tls_old_apps",
+    "outlook_error_codes", "wrong_password", "change_password_in_app", "sign_out_sign_in",
+    "mailbox_migration", "backup_before_changes", "webmail_vs_app",
+    # the device and the network
+    "device_date_time", "antivirus_mail_scan", "vpn_public_wifi", "tethering_test",
+    "contact_provider",
+)  # fmt: skip
+FAQ_MIN_TOPICS = 60
+FAQ_KEYS = frozenset(
+    {"title_ja", "title_en", "answer_ja", "answer_en", "questions_ja", "questions_en"}
+)
+QUESTIONS_PER_LANG = (3, 5)
+QUESTION_MAX_CHARS = 120
+# Japanese that an English answer may name: the screen label a person has to look for.
+EN_ALLOWED_JAPANESE = ("IMAP専用パスワード",)
 SYMPTOMS = ("send", "receive", "both")
 STEPS = (
     "ask_symptom", "ask_connectivity", "ask_address", "ask_client", "ask_settings", "ask_resolved",
@@ -323,26 +356,93 @@ def _sentences_en(text: str) -> int:
     return len([s for s in re.split(r"(?<=[a-z0-9)\"”][.!?])\s+(?=[A-Z\"“])", text) if s.strip()])
 
 
+def _no_japanese_in_english(value: str) -> bool:
+    for allowed in EN_ALLOWED_JAPANESE:
+        value = value.replace(allowed, "")
+    return not _JAPANESE.search(nfkc(value))
+
+
 def test_faq_answers_every_topic_in_both_languages() -> None:
     data = faq()
-    assert set(data) == set(TOPICS), (
-        f"missing {sorted(set(TOPICS) - set(data))}, unknown {sorted(set(data) - set(TOPICS))}"
+    assert set(data) == set(FAQ_TOPICS), (
+        f"missing {sorted(set(FAQ_TOPICS) - set(data))}, "
+        f"not in FAQ_TOPICS {sorted(set(data) - set(FAQ_TOPICS))}"
     )
-    for topic in TOPICS:
+    assert len(FAQ_TOPICS) == len(set(FAQ_TOPICS)), "FAQ_TOPICS lists an id twice"
+    assert len(data) >= FAQ_MIN_TOPICS, f"{len(data)} topics < {FAQ_MIN_TOPICS}"
+    for topic in FAQ_TOPICS:
         entry = data[topic]
         assert isinstance(entry, dict), topic
-        assert set(entry) == {"title_ja", "title_en", "answer_ja", "answer_en"}, topic
+        keys = set(entry)
+        assert keys == FAQ_KEYS, (
+            f"{topic}: missing {sorted(FAQ_KEYS - keys)}, unknown {sorted(keys - FAQ_KEYS)}"
+        )
         for field, value in entry.items():
+            if field.startswith("questions_"):
+                continue  # test_faq_questions_are_real_phrasings_in_the_right_script
             assert isinstance(value, str) and value.strip(), f"{topic}.{field} is empty"
             if field.endswith("_ja"):
                 assert _JAPANESE.search(value), f"{topic}.{field} has no Japanese"
             else:
-                assert not _JAPANESE.search(value.replace("IMAP専用パスワード", "")), (
-                    f"{topic}.{field} has Japanese"
-                )
+                assert _no_japanese_in_english(value), f"{topic}.{field} has Japanese"
 
 
-@pytest.mark.parametrize("topic", TOPICS)
+def test_utterance_topics_are_faq_ids() -> None:
+    ids = set(faq())
+    assert set(TOPICS) <= ids, f"utterance topics without an answer: {sorted(set(TOPICS) - ids)}"
+    for name, number, obj in all_rows():
+        if obj["topic"] is not None:
+            assert obj["topic"] in ids, (
+                f"{FILES[name].name}:{number}: topic {obj['topic']!r} is not an FAQ id"
+            )
+
+
+def test_faq_titles_are_distinct() -> None:
+    for lang in LANGS:
+        titles = Counter(entry[f"title_{lang}"] for entry in faq().values())
+        twice = sorted(title for title, n in titles.items() if n > 1)
+        assert not twice, f"title_{lang} used by more than one topic: {twice}"
+
+
+@pytest.mark.parametrize("topic", FAQ_TOPICS)
+def test_faq_questions_are_real_phrasings_in_the_right_script(topic: str) -> None:
+    entry = faq()[topic]
+    low, high = QUESTIONS_PER_LANG
+    for lang in LANGS:
+        field = f"questions_{lang}"
+        questions = entry[field]
+        assert isinstance(questions, list), f"{topic}.{field} must be a list"
+        assert low <= len(questions) <= high, f"{topic}.{field}: {len(questions)} phrasings"
+        keys: set[str] = set()
+        for question in questions:
+            where = f"{topic}.{field} {question!r}"
+            assert isinstance(question, str) and question.strip(), f"{where}: empty"
+            assert question == question.strip() and "\n" not in question, f"{where}: whitespace"
+            assert len(question) <= QUESTION_MAX_CHARS, f"{where}: too long for a chat question"
+            if lang == "ja":
+                assert _JAPANESE.search(nfkc(question)), f"{where}: no Japanese"
+            else:
+                assert not _JAPANESE.search(nfkc(question)), f"{where}: has Japanese"
+            key = near_key(question)
+            assert key not in keys, f"{where}: the same phrasing twice"
+            keys.add(key)
+
+
+def test_faq_questions_belong_to_one_topic_and_leave_the_test_set_alone() -> None:
+    """A phrasing under two topics is ambiguous; a copy of a held-out line would leak into it."""
+    held_out = {near_key(obj["text"]): number for number, obj in load("test")}
+    seen: dict[str, str] = {}
+    for topic, entry in faq().items():
+        for lang in LANGS:
+            for question in entry[f"questions_{lang}"]:
+                where = f"{topic}.questions_{lang} {question!r}"
+                key = near_key(question)
+                assert key not in seen, f"{where} is also under {seen[key]}"
+                seen[key] = topic
+                assert key not in held_out, f"{where} copies {FILES['test'].name}:{held_out[key]}"
+
+
+@pytest.mark.parametrize("topic", FAQ_TOPICS)
 def test_faq_answers_are_short_plain_and_polite(topic: str) -> None:
     entry = faq()[topic]
     for field in ("answer_ja", "answer_en"):
@@ -368,6 +468,72 @@ def test_faq_answers_are_short_plain_and_polite(topic: str) -> None:
         ("pop3", ("新しいOutlook", "Microsoftのサーバー"), ("new Outlook", "Microsoft's servers")),
         ("password_safety", ("削除", "変更"), ("delete", "change the password")),
         ("router_restart", ("電源",), ("unplug",)),
+        # bounces and delivery
+        ("user_unknown", ("5.1.1", "打ち間違い"), ("5.1.1", "typo")),
+        ("domain_not_found", ("5.1.2", "null MX"), ("5.1.2", "null MX")),
+        ("mailbox_full", ("5.2.2", "ゴミ箱"), ("5.2.2", "Trash")),
+        ("attachment_size", ("5.3.4", "25MB"), ("5.3.4", "25 MB")),
+        ("greylisting", ("451", "送り直す"), ("451", "retries")),
+        ("sending_limits", ("5.4.5", "とされています"), ("5.4.5", "said to")),
+        ("dns_propagation", ("72時間",), ("72 hours",)),
+        # carrier filters and sender authentication
+        ("carrier_pc_mail_block", ("受信リスト", "受け取る側"), ("allow list", "recipient")),
+        ("carrier_spoofing_filter", ("SPF", "とされています"), ("SPF", "said to")),
+        ("spf", ("v=spf1",), ("v=spf1",)),
+        ("dkim", ("_domainkey",), ("_domainkey",)),
+        ("dmarc", ("_dmarc", "p=none", "2024年2月"), ("_dmarc", "p=none", "February 2024")),
+        ("sender_rules_2024", ("2024年2月1日", "5,000"), ("1 February 2024", "5,000")),
+        ("reverse_dns", ("5.7.25",), ("5.7.25",)),
+        ("forwarding_mailing_lists", ("SPF", "IMAP"), ("SPF", "IMAP")),
+        # providers and dated changes
+        (
+            "gmailify_pop_end",
+            ("2026年", "とされています", "転送"),
+            ("2026", "said to", "forwarding"),
+        ),
+        (
+            "google_workspace_passwords",
+            ("2024年9月30日", "アプリパスワード"),
+            ("30 September 2024", "app password"),
+        ),
+        ("outlook_com_oauth", ("2024年9月16日", "OAuth"), ("16 September 2024", "OAuth")),
+        (
+            "m365_smtp_auth",
+            ("5.7.139", "2026年12月", "とされています"),
+            ("5.7.139", "December 2026", "said to"),
+        ),
+        (
+            "docomo_imap_password",
+            ("IMAP専用パスワード", "dアカウント"),
+            ("IMAP password", "d ACCOUNT"),
+        ),
+        (
+            "icloud_app_password",
+            ("App用パスワード", "2ファクタ認証"),
+            ("app-specific password", "two-factor"),
+        ),
+        (
+            "yahoo_japan_access",
+            ("IMAP/POP/SMTP", "Yahoo! JAPAN ID"),
+            ("IMAP/POP/SMTP", "Yahoo! JAPAN ID"),
+        ),
+        (
+            "new_outlook_pop_imap",
+            ("Microsoftのサーバー", "POP before SMTP", "海外"),
+            ("Microsoft's servers", "POP before SMTP", "overseas"),
+        ),
+        (
+            "windows_mail_retired",
+            ("2024年末", "とされ", "新しいOutlook"),
+            ("end of 2024", "said to", "new Outlook"),
+        ),
+        # settings
+        ("pop_before_smtp", ("新しいOutlook", "SMTP認証"), ("new Outlook", "SMTP authentication")),
+        ("certificate_name_mismatch", ("事業者のサーバー名",), ("hosting control panel",)),
+        ("tls_old_apps", ("2023年4月13日", "TLS 1.1"), ("13 April 2023", "TLS 1.1")),
+        ("outlook_error_codes", ("0x800CCC0E", "0x8004210B"), ("0x800CCC0E", "0x8004210B")),
+        ("sign_out_sign_in", ("バックアップ",), ("back it up",)),
+        ("contact_provider", ("エラー", "パスワード"), ("error message", "password")),
     ],
 )
 def test_faq_states_the_facts_people_need(

@@ -43,6 +43,7 @@ APPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("gmail_app", ("gmailアプリ", "gmail app", "gmailのアプリ", "gmail")),
     ("iphone_mail", ("iphone", "ipad", "ios", "アイフォン")),
     ("apple_mail", ("apple mail", "macのメール", "mac mail", "mac", "applemail")),
+    ("windows_mail", ("windowsのメール", "windowsメール", "windows mail", "メールアプリ(windows)")),
     ("thunderbird", ("thunderbird", "サンダーバード", "サンダーバ-ド")),
     ("android", ("android", "アンドロイド", "xperia", "galaxy", "pixel")),
     ("webmail", ("webmail", "ウェブメール", "webメール", "ブラウザ", "browser")),
