@@ -59,8 +59,9 @@ def present_diagnosis(state: State, result: dict[str, Any]) -> str:
             )
     if rows:
         heading = texts.message("settings_to_enter", lang, app=texts.app_name(state.app, lang))
-        where = texts.message("where_in_app", lang, where=texts.app_where(state.app, lang))
-        parts.append("\n".join([heading, *rows, where]))
+        where = texts.message("where_in_app", lang, where=texts.app_text(state.app, "server", lang))
+        security = texts.app_text(state.app, "security", lang)
+        parts.append("\n".join([heading, *rows, where, security]))
     provider = (result.get("provider") or {}).get("id")
     known = load_providers().by_id(provider) if provider else None
     if known is not None:
@@ -74,6 +75,9 @@ def present_diagnosis(state: State, result: dict[str, Any]) -> str:
         if hint:
             parts.append(texts.message("provider_hint", lang, provider=known.name(lang), hint=hint))
     parts.append(texts.message("auth_steps", lang))
+    signin = texts.app_text(state.app, "signin", lang)
+    if signin:
+        parts.append(signin)
     return "\n\n".join(parts)
 
 

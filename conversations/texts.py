@@ -44,7 +44,13 @@ def app_name(app: str | None, lang: Lang) -> str:
 
 
 def app_where(app: str | None, lang: Lang) -> str:
-    return str(apps().get(app or "other", apps()["other"])[f"where_{lang}"])
+    return app_text(app, "where", lang)
+
+
+def app_text(app: str | None, key: str, lang: Lang) -> str:
+    """One of an app's directions: where, server, security, signin, notes."""
+    entry = apps().get(app or "other", apps()["other"])
+    return str(entry.get(f"{key}_{lang}", ""))
 
 
 def faq_answer(topic: str, lang: Lang) -> str | None:
