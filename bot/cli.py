@@ -83,6 +83,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="measure on labelled JSONL files (default: the sets shipped in conversations/data)",
     )
+    explain = commands.add_parser(
+        "explain",
+        help="explain a pasted error message, code, bounce or header block",
+        description="What a pasted error means, its likely cause and what to do; whole bounces "
+        "(which recipient, why) and message headers (delay per hop, SPF/DKIM/DMARC).",
+    )
+    explain.add_argument("text", metavar="TEXT", nargs="?", help="the text ('-' for stdin)")
+    explain.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    explain.add_argument("--lang", choices=["ja", "en"], help="language (default: locale)")
+    explain.add_argument(
+        "--accuracy",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="measure on a labelled JSONL case set (default: the one shipped)",
+    )
     return parser
 
 
@@ -147,7 +163,46 @@ def main(argv: list[str] | None = None) -> int:
         return _chat(args)
     if args.command == "parse":
         return _parse(args)
+    if args.command == "explain":
+        return _explain(args)
     return _check(args)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from bot.explain import evaluate_cases, explain, render_text
+
+    lang: Lang = args.lang or default_lang()
+    if args.accuracy is not None:
+        try:
+            figures = evaluate_cases(args.accuracy or None)
+        except (OSError, ValueError) as exc:
+            print(f"mail-doctor explain: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if args.json:
+            print(json.dumps(figures, ensure_ascii=False, indent=2))
+        else:
+            for key in (
+                "top1_cause_accuracy",
+                "code_recall",
+                "recipient_accuracy",
+                "slowest_hop_accuracy",
+            ):
+                value = figures[key]
+                shown = "n/a" if value is None else f"{value:.1%}"
+                print(f"{key:22} {shown}")
+            print(f"{'cases':22} {figures['cases']}")
+        return EXIT_OK
+    if args.text is None:
+        print("mail-doctor explain: give TEXT, '-' for stdin, or --accuracy", file=sys.stderr)
+        return EXIT_USAGE
+    text = sys.stdin.read() if args.text == "-" else args.text
+    explanation = explain(text, lang)
+    if args.json:
+        json.dump(explanation.to_json(), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(render_text(explanation, lang))
+    return EXIT_OK
 
 
 def _chat(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.explain import explain, render_text
 from bot.storage import ConversationStore, StaleWrite
 from conversations import texts
 from conversations.checking import CheckRunner, run_check
@@ -209,6 +210,8 @@ class Dialogue:
             status = texts.message(f"status_{state.status}", turn.lang)
             turn.msg("case_over", case_id=state.case_id, status=status)
             return
+        if self._explain_paste(turn, event.text or "", understood):
+            return
         if understood.intent == "ask_question" and understood.topic:
             answer = texts.faq_answer(understood.topic, turn.lang)
             if answer:
@@ -225,6 +228,28 @@ class Dialogue:
             turn.ask()
             return
         self._answer(turn, understood)
+
+    def _explain_paste(self, turn: Turn, text: str, u: Understanding) -> bool:
+        """A pasted error, code or bounce is explained at once, whatever the step."""
+        if not (u.entities.error_codes or len(text) > 200 or u.intent == "report_problem"):
+            return False
+        explanation = explain(u.redacted_text or text, turn.lang)
+        if not explanation.matches and explanation.bounce is None:
+            return False
+        state = turn.state
+        cause = explanation.top_cause
+        if cause:
+            state.tried.append(f"explained:{cause}")
+        turn.say(render_text(explanation, turn.lang))
+        if u.symptom and state.symptom is None:
+            state.symptom = u.symptom
+        if cause in _SENDING_CAUSES and state.symptom is None:
+            state.symptom = "send"
+        if state.step in FORM_STEPS:
+            self._advance(turn)  # a symptom learnt from the paste may answer the question
+        else:
+            turn.ask()
+        return True
 
     def _command(self, turn: Turn, u: Understanding) -> bool:
         state = turn.state
@@ -484,6 +509,17 @@ _PROMPTS_OF_STEP = {
     "diagnosis": ("ask_resolved",),
     "ask_resolved": ("ask_resolved",),
 }
+
+
+# Causes that say the trouble is on the sending side.
+_SENDING_CAUSES = frozenset(
+    {
+        "recipient_unknown", "domain_not_found", "mailbox_full", "message_too_large",
+        "mailbox_disabled", "relay_denied", "sender_rejected", "spf_fail", "dkim_fail",
+        "dmarc_fail", "no_ptr", "rate_limited", "spam_blocked", "greylisted", "null_mx",
+        "delivery_expired", "quota_sending_limit",
+    }
+)  # fmt: skip
 
 
 def _typed_choice(step: str, text: str) -> str | None:
