@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="measure on labelled JSONL files (default: the sets shipped in conversations/data)",
     )
+    commands.add_parser(
+        "serve",
+        help="run the chat bot for every configured platform (Slack today)",
+        description="Serve the configured platforms on MAIL_DOCTOR_HTTP_HOST:MAIL_DOCTOR_HTTP_PORT "
+        "(default 0.0.0.0:3000): Slack's Events API at /slack/events, health at /healthz.",
+    )
     explain = commands.add_parser(
         "explain",
         help="explain a pasted error message, code, bounce or header block",
@@ -165,7 +171,22 @@ def main(argv: list[str] | None = None) -> int:
         return _parse(args)
     if args.command == "explain":
         return _explain(args)
+    if args.command == "serve":
+        return _serve()
     return _check(args)
+
+
+def _serve() -> int:
+    from bot.serve import ServeError, serve
+
+    try:
+        asyncio.run(serve())
+    except (ServeError, ValueError) as exc:
+        print(f"mail-doctor serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_OK
 
 
 def _explain(args: argparse.Namespace) -> int:

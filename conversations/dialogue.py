@@ -147,6 +147,10 @@ class Dialogue:
                 await self._diagnose(str(key), turn.state, version, send)
             return
 
+    async def is_open(self, key: ConversationKey) -> bool:
+        """Is there a conversation under this key (a case thread the bot follows)?"""
+        return await self.store.load(str(key)) is not None
+
     async def handle(self, event: Inbound, send: Send) -> None:
         """Process one event; replies go to `send`. A redelivered event is ignored."""
         if event.event_id and not await self.store.claim_event(event.event_id):

@@ -1,0 +1,323 @@
+"""Slack, on slack-bolt: DMs, mentions and helpdesk channels with one case per thread.
+
+The adapter only translates. A Slack event becomes a neutral Inbound; the dialogue's Outbound
+messages become chat.postMessage / chat.update calls in the case's thread, with Block Kit buttons
+for choices and message metadata naming the step and case. Every request is acknowledged at once;
+the dialogue (and its probes) run afterwards in a task of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from conversations.events import Choice, ConversationKey, Inbound, Outbound
+
+log = logging.getLogger(__name__)
+
+CHOICE_ACTION = "md_choice"
+METADATA_EVENT = "mail_doctor_step"
+# Message subtypes that are not a person talking (edits, deletions, joins, the bot itself).
+_SKIPPED_SUBTYPES = {"message_changed", "message_deleted", "channel_join", "bot_message"}
+_MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
+
+
+class Dialogue(Protocol):
+    """What the adapter needs of the dialogue (conversations.dialogue.Dialogue has it)."""
+
+    async def handle(self, event: Inbound, send: Callable[[Outbound], Awaitable[None]]) -> None: ...
+
+    async def is_open(self, key: ConversationKey) -> bool: ...
+
+
+@dataclass
+class SlackSettings:
+    bot_token: str
+    signing_secret: str
+    api_url: str = "https://slack.com/api/"
+    escalation_channel: str | None = None
+    keyword_cases: bool = True  # open a case for a channel message that reads as a mail problem
+
+
+@dataclass
+class _Thread:
+    """Where a conversation's replies go, and the messages it may edit later."""
+
+    channel: str
+    thread_ts: str | None
+    refs: dict[str, str] = field(default_factory=dict)  # Outbound.ref -> message ts
+    question_ts: str | None = None  # the last message with buttons
+
+
+class SlackAdapter:
+    def __init__(
+        self,
+        settings: SlackSettings,
+        dialogue: Dialogue,
+        claim: Callable[[str], Awaitable[bool]],
+        reads_as_problem: Callable[[str], bool] = lambda text: False,
+    ) -> None:
+        self.settings = settings
+        self.dialogue = dialogue
+        self.claim = claim  # once-only claim of an id, shared by every replica (the store)
+        self.reads_as_problem = reads_as_problem
+        client = AsyncWebClient(
+            token=settings.bot_token,
+            base_url=settings.api_url,
+            retry_handlers=[
+                AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+                AsyncServerErrorRetryHandler(max_retry_count=2),
+            ],
+        )
+        self.app = AsyncApp(
+            client=client,
+            signing_secret=settings.signing_secret,
+        )
+        self.client = client
+        self._threads: dict[str, _Thread] = {}
+        self._locales: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._bot_user: str | None = None
+        self._register()
+
+    # -- wiring -------------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        self.app.event("message")(self._on_message)
+        self.app.event("app_mention")(self._on_message)
+        self.app.action(re.compile(rf"^{CHOICE_ACTION}(_\d+)?$"))(self._on_choice)
+        self.app.command("/mail-doctor")(self._on_command)
+
+    def _later(self, work: Awaitable[None]) -> None:
+        """Run after the acknowledgement; keep a reference so the task is not collected."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("slack: handling failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait for the work started by events (tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def bot_user(self) -> str:
+        if self._bot_user is None:
+            self._bot_user = str((await self.client.auth_test())["user_id"])
+        return self._bot_user
+
+    # -- events ----------------------------------------------------------------------------------
+
+    async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        if event.get("bot_id") or event.get("subtype") in _SKIPPED_SUBTYPES:
+            return
+        self._later(self._message(event, body))
+
+    async def _message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        channel, ts, user = event.get("channel"), event.get("ts"), event.get("user")
+        if not (channel and ts and user):
+            return
+        # app_mention and message arrive for one post: the first one wins (dedupe on channel+ts).
+        if not await self.claim(f"slack:msg:{channel}:{ts}"):
+            return
+        team = str(body.get("team_id") or event.get("team") or "-")
+        text = str(event.get("text") or "")
+        mentioned = f"<@{await self.bot_user()}>" in text
+        text = _MENTION.sub("", text).strip()
+        if event.get("channel_type") == "im":
+            key = ConversationKey("slack", team, channel, "-", user)
+            thread = _Thread(channel, None)
+        else:
+            root = event.get("thread_ts") or ts
+            key = ConversationKey("slack", team, channel, root, "-")
+            thread = _Thread(channel, root)
+            known = await self.dialogue.is_open(key)
+            if not (
+                known or mentioned or (self.settings.keyword_cases and self.reads_as_problem(text))
+            ):
+                return  # a channel message that is not for us
+        self._threads.setdefault(str(key), thread)
+        locale = await self._locale(user)
+        inbound = Inbound(key, text=text or None, event_id=f"slack:{channel}:{ts}", locale=locale)
+        await self.dialogue.handle(inbound, self._send)
+
+    async def _on_choice(self, ack: Callable[[], Awaitable[None]], body: dict[str, Any]) -> None:
+        await ack()
+        self._later(self._choice(body))
+
+    async def _choice(self, body: dict[str, Any]) -> None:
+        action = body["actions"][0]
+        message = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        message_ts = message.get("ts")
+        user = (body.get("user") or {}).get("id", "-")
+        if not (channel and message_ts):
+            return
+        # One answer per question: a second click (or person) on the same buttons is dropped.
+        if not await self.claim(f"slack:click:{channel}:{message_ts}"):
+            return
+        value, label = action.get("value", ""), (action.get("text") or {}).get("text", "")
+        await self._replace_buttons(channel, message, label or value)
+        team = str((body.get("team") or {}).get("id") or "-")
+        root = message.get("thread_ts")
+        if body.get("channel", {}).get("name") == "directmessage" or channel.startswith("D"):
+            key = ConversationKey("slack", team, channel, "-", user)
+            thread = _Thread(channel, None)
+        else:
+            key = ConversationKey("slack", team, channel, root or message_ts, "-")
+            thread = _Thread(channel, root or message_ts)
+        self._threads.setdefault(str(key), thread)
+        inbound = Inbound(
+            key,
+            value=value,
+            event_id=f"slack:choice:{channel}:{message_ts}",
+            locale=await self._locale(user),
+        )
+        await self.dialogue.handle(inbound, self._send)
+
+    async def _replace_buttons(self, channel: str, message: dict[str, Any], answer: str) -> None:
+        blocks = [b for b in message.get("blocks", []) if b.get("type") != "actions"]
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"→ {_plain(answer)}"}]}
+        )
+        try:
+            await self.client.chat_update(
+                channel=channel, ts=message["ts"], blocks=blocks, text=message.get("text", "")
+            )
+        except SlackApiError as exc:
+            log.warning("slack: could not replace the buttons: %s", exc.response.get("error"))
+
+    async def _on_command(
+        self, ack: Callable[..., Awaitable[None]], command: dict[str, Any]
+    ) -> None:
+        await ack()
+        self._later(self._command(command))
+
+    async def _command(self, command: dict[str, Any]) -> None:
+        channel, user = command["channel_id"], command.get("user_id", "-")
+        team = str(command.get("team_id") or "-")
+        locale = await self._locale(user)
+        opening = "メールの相談を始めます" if locale.startswith("ja") else "Opening a mail case"
+        # Slash commands cannot be used inside threads: the case gets a thread of its own.
+        root = await self.client.chat_postMessage(channel=channel, text=f"{opening} (<@{user}>)")
+        key = ConversationKey("slack", team, channel, str(root["ts"]), "-")
+        self._threads[str(key)] = _Thread(channel, str(root["ts"]))
+        text = str(command.get("text") or "").strip()
+        inbound = Inbound(
+            key, text=text or "help", event_id=f"slack:cmd:{root['ts']}", locale=locale
+        )
+        await self.dialogue.handle(inbound, self._send)
+
+    async def _locale(self, user: str) -> str:
+        if user not in self._locales:
+            try:
+                info = await self.client.users_info(user=user, include_locale=True)
+                self._locales[user] = str(info["user"].get("locale") or "ja-JP")
+            except SlackApiError:
+                self._locales[user] = "ja-JP"
+        return self._locales[user]
+
+    # -- outbound ----------------------------------------------------------------------------------
+
+    async def _send(self, out: Outbound) -> None:
+        thread = self._threads.get(out.thread)
+        if thread is None:
+            log.error("slack: no thread known for %s; message dropped", out.thread)
+            return
+        metadata = {
+            "event_type": METADATA_EVENT,
+            "event_payload": {"step": out.step, "case_id": _case(out)},
+        }
+        text = _plain(out.text)  # it may quote what someone typed: never a ping or a link
+        blocks = _blocks(text, out.choices)
+        target = thread.refs.get(out.replaces or "") if out.replaces else None
+        try:
+            if target:
+                await self.client.chat_update(
+                    channel=thread.channel, ts=target, text=text, blocks=blocks, metadata=metadata
+                )
+                return
+            response = await self.client.chat_postMessage(
+                channel=thread.channel,
+                thread_ts=thread.thread_ts,
+                text=text,
+                blocks=blocks,
+                metadata=metadata,
+            )
+        except SlackApiError as exc:
+            # The client retries 429 and 5xx; what is left is recorded, not lost silently.
+            log.error(
+                "slack: could not post to %s (%s): %s",
+                out.thread,
+                out.step,
+                exc.response.get("error"),
+            )
+            return
+        if out.ref:
+            thread.refs[out.ref] = str(response["ts"])
+        if out.kind == "summary" and out.step == "escalated" and self.settings.escalation_channel:
+            await self._escalate(thread, out)
+
+    async def _escalate(self, thread: _Thread, out: Outbound) -> None:
+        assert self.settings.escalation_channel is not None
+        link = ""
+        if thread.thread_ts:
+            try:
+                permalink = await self.client.chat_getPermalink(
+                    channel=thread.channel, message_ts=thread.thread_ts
+                )
+                link = f"\n<{permalink['permalink']}|thread>"
+            except SlackApiError:
+                link = ""
+        await self.client.chat_postMessage(
+            channel=self.settings.escalation_channel, text=_plain(out.text) + link
+        )
+
+
+def _case(out: Outbound) -> str:
+    match = re.search(r"MD-[0-9A-F]{6}", out.text)
+    return match.group(0) if match else ""
+
+
+def _plain(text: str) -> str:
+    """Text a person typed, made inert: no pings, no links, no formatting tricks."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _blocks(text: str, choices: list[Choice]) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900] or " "}}
+    ]
+    if choices:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": CHOICE_ACTION if i == 0 else f"{CHOICE_ACTION}_{i}",
+                        "text": {"type": "plain_text", "text": c.label[:75]},
+                        "value": c.value[:2000],
+                    }
+                    for i, c in enumerate(choices[:25])
+                ],
+            }
+        )
+    return blocks

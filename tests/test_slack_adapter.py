@@ -1,0 +1,189 @@
+"""The Slack adapter: the real slack-bolt and slack_sdk against the fake Slack Web API, with signed
+requests to the bot's real HTTP endpoint, and diagnoses against the real test mail servers."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from fakeslack import FakeSlack
+from fakeslack.events import (
+    app_mention_event,
+    block_action,
+    message_event,
+    post_to_app,
+    slash_command,
+)
+
+from bot.serve import build_app
+from bot.storage import SQLiteStore
+
+SECRET = "test-signing-secret"
+_ts = itertools.count(1)
+
+
+@dataclass
+class Bot:
+    url: str
+    fake: FakeSlack
+    adapter: Any
+
+    async def send(self, payload: dict[str, Any] | bytes, **kw: Any) -> int:
+        status, _, _ = await post_to_app(f"{self.url}/slack/events", payload, None, SECRET, **kw)
+        await self.adapter.drain()
+        return status
+
+    async def say(
+        self, text: str, channel: str = "D1", user: str = "U1", thread_ts: str | None = None
+    ) -> str:
+        ts = f"1700001000.{next(_ts):06d}"
+        await self.send(message_event(text, channel, user, ts, thread_ts=thread_ts))
+        return ts
+
+    def replies(self, channel: str = "D1", thread_ts: str | None = None) -> list[dict[str, Any]]:
+        return self.fake.posted(channel=channel, thread_ts=thread_ts)
+
+    def last_text(self, channel: str = "D1", thread_ts: str | None = None) -> str:
+        return "\n".join(m.get("text", "") for m in self.replies(channel, thread_ts)[-3:])
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def bot(mail_env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Bot]:
+    monkeypatch.setenv("MAIL_DOCTOR_CHECK_TIMEOUT", "5")
+    async with FakeSlack() as fake:
+        store = SQLiteStore(tmp_path / "state.db")
+        env = {
+            "SLACK_BOT_TOKEN": fake.token,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": fake.base_url,
+            "SLACK_ESCALATION_CHANNEL": "CHELP",
+        }
+        app, adapters = build_app(store, env)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        try:
+            yield Bot(f"http://127.0.0.1:{port}", fake, adapters[0])
+        finally:
+            await adapters[0].drain()
+            await runner.cleanup()
+            await store.close()
+
+
+async def test_a_dm_conversation_to_a_correct_diagnosis(bot: Bot) -> None:
+    await bot.say("メールが送れない")
+    assert "ウェブサイト" in bot.last_text()
+    for text in (
+        "はい",
+        "<mailto:taro@good.test|taro@good.test>",
+        "Thunderbird",
+        "SMTPは mail.good.test、ポート587、SSL",
+    ):
+        await bot.say(text)
+    everything = "\n".join(m.get("text", "") for m in bot.replies())
+    assert "STARTTLS" in everything and "465" in everything
+    steps = [m["metadata"]["event_payload"]["step"] for m in bot.replies() if m.get("metadata")]
+    assert steps[-1] == "ask_resolved" and "diagnosis" in steps
+    assert all(m["metadata"]["event_type"] == "mail_doctor_step" for m in bot.replies())
+
+
+async def test_choices_are_buttons_and_a_click_answers_once(bot: Bot) -> None:
+    await bot.say("I can't send mail")
+    question = bot.replies()[-1]
+    buttons = next(b for b in question["blocks"] if b["type"] == "actions")["elements"]
+    assert {b["value"] for b in buttons} == {"yes", "no"}
+    click = block_action(
+        buttons[0]["action_id"], "yes", "D1", question["ts"], "U1", message=question
+    )
+    assert await bot.send(click) == 200
+    updated = bot.fake.message("D1", question["ts"])
+    assert not [b for b in updated["blocks"] if b["type"] == "actions"]  # the old buttons are gone
+    assert "メールアドレス" in bot.last_text()  # the workspace user's locale is Japanese
+    before = len(bot.replies())
+    await bot.send(click)  # a second click on the same question
+    assert len(bot.replies()) == before
+
+
+async def test_two_threads_in_a_channel_are_two_cases(bot: Bot) -> None:
+    root_a = f"1700002000.{next(_ts):06d}"
+    root_b = f"1700002000.{next(_ts):06d}"
+    await bot.send(app_mention_event("メールが送れないです", "C1", "UA", root_a))
+    await bot.send(app_mention_event("受信できません", "C1", "UB", root_b))
+    assert "ウェブサイト" in bot.last_text("C1", root_a)
+    assert "ウェブサイト" in bot.last_text("C1", root_b)
+    # Later messages in a case thread need no mention; each thread goes on with its own case.
+    await bot.say("はい", channel="C1", user="UA", thread_ts=root_a)
+    await bot.say("いいえ", channel="C1", user="UB", thread_ts=root_b)
+    assert "メールアドレス" in bot.last_text("C1", root_a)
+    assert "ルーター" in bot.last_text("C1", root_b)
+    # A channel message that is not about mail, outside any case, is left alone.
+    before = len(bot.fake.calls_to("chat.postMessage"))
+    await bot.say("今日のランチどうする?", channel="C1", user="UC")
+    assert len(bot.fake.calls_to("chat.postMessage")) == before
+
+
+async def test_retries_and_double_delivery_give_one_reply(bot: Bot) -> None:
+    ts = f"1700003000.{next(_ts):06d}"
+    event = message_event("<@UBOT> メールが送れない", "C2", "U1", ts, channel_type="channel")
+    mention = app_mention_event("メールが送れない", "C2", "U1", ts)
+    await bot.send(event)
+    await bot.send(mention)  # the same post, delivered as app_mention too
+    await bot.send(event, retry_num=1)  # and Slack's retry
+    assert len(bot.replies("C2", ts)) == 1
+
+
+async def test_a_bad_signature_is_refused_and_does_nothing(bot: Bot) -> None:
+    status = await bot.send(
+        message_event("メールが送れない", "D9", "U1", "1700004000.000001"), bad_signature=True
+    )
+    assert status == 401
+    assert not bot.fake.calls_to("chat.postMessage")
+
+
+async def test_the_slash_command_opens_a_case_in_a_new_thread(bot: Bot) -> None:
+    await bot.send(slash_command("/mail-doctor", "taro@good.test", channel="C3", user="U1"))
+    root = bot.fake.posted(channel="C3")[0]
+    replies = bot.replies("C3", root["ts"])
+    assert replies and replies[0]["thread_ts"] == root["ts"]
+
+
+async def test_escalation_posts_the_summary_to_the_helpdesk(bot: Bot) -> None:
+    opening = bot.fake.app_mention_event("メールが送れない", "C4", "U1")
+    root = opening["event"]["ts"]
+    await bot.send(opening)
+    await bot.say("担当者と話したい", channel="C4", thread_ts=root)
+    helpdesk = bot.fake.posted(channel="CHELP")
+    assert helpdesk and "MD-" in helpdesk[0]["text"]
+    assert "fake.slack/archives/C4" in helpdesk[0]["text"]
+
+
+async def test_a_rate_limited_post_is_retried_and_delivered(bot: Bot) -> None:
+    bot.fake.fail_next("chat.postMessage", 429, retry_after=1)
+    await bot.say("メールが送れない", channel="D5")
+    assert bot.replies("D5")
+
+
+async def test_people_cannot_make_the_bot_ping_the_channel(bot: Bot) -> None:
+    await bot.say("メールが送れない", channel="D6")
+    await bot.say("はい", channel="D6")
+    await bot.say("<!channel> です", channel="D6")
+    for message in bot.replies("D6"):
+        assert "<!channel>" not in message.get("text", "")
+
+
+@pytest.mark.parametrize("lang_locale", [("en-US", "web sites")])
+async def test_the_language_follows_the_slack_locale(
+    bot: Bot, lang_locale: tuple[str, str]
+) -> None:
+    locale, words = lang_locale
+    bot.fake.add_user("UEN", locale=locale)
+    await bot.say("I can't send email", channel="D7", user="UEN")
+    assert words in bot.last_text("D7")
