@@ -39,7 +39,7 @@ class Dialogue(Protocol):
 
     async def handle(self, event: Inbound, send: Callable[[Outbound], Awaitable[None]]) -> None: ...
 
-    async def is_open(self, key: ConversationKey) -> bool: ...
+    async def status(self, key: ConversationKey) -> str | None: ...
 
 
 @dataclass
@@ -146,10 +146,11 @@ class SlackAdapter:
             root = event.get("thread_ts") or ts
             key = ConversationKey("slack", team, channel, root, "-")
             thread = _Thread(channel, root)
-            known = await self.dialogue.is_open(key)
-            if not (
-                known or mentioned or (self.settings.keyword_cases and self.reads_as_problem(text))
-            ):
+            status = await self.dialogue.status(key)
+            if status == "escalated" and not mentioned:
+                return  # a person has the case now; the bot listens only for "@mail-doctor resume"
+            wanted = status is not None or mentioned
+            if not (wanted or (self.settings.keyword_cases and self.reads_as_problem(text))):
                 return  # a channel message that is not for us
         self._threads.setdefault(str(key), thread)
         locale = await self._locale(user)

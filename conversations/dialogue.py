@@ -9,6 +9,7 @@ digression a push and a pop: answer the question, then ask the step's question a
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -147,9 +148,10 @@ class Dialogue:
                 await self._diagnose(str(key), turn.state, version, send)
             return
 
-    async def is_open(self, key: ConversationKey) -> bool:
-        """Is there a conversation under this key (a case thread the bot follows)?"""
-        return await self.store.load(str(key)) is not None
+    async def status(self, key: ConversationKey) -> str | None:
+        """open | escalated | closed, or None when there is no conversation under the key."""
+        record = await self.store.load(str(key))
+        return str(record.state.get("status", "open")) if record else None
 
     async def handle(self, event: Inbound, send: Send) -> None:
         """Process one event; replies go to `send`. A redelivered event is ignored."""
@@ -257,6 +259,15 @@ class Dialogue:
 
     def _command(self, turn: Turn, u: Understanding) -> bool:
         state = turn.state
+        if state.status == "escalated" and _RESUME.search(compact(u.redacted_text)):
+            # The person who took the case over hands it back to the bot.
+            state.status = "open"
+            state.step = next_step(state)
+            turn.msg("resumed")
+            if state.step == "diagnosing":
+                state.diagnosis = None
+            turn.ask(state.step if state.step != "diagnosing" else "ask_resolved")
+            return True
         if u.intent == "restart":
             turn.state = State(lang=state.lang)
             turn.msg("restarted")
@@ -503,6 +514,8 @@ class Dialogue:
             await send(outbound)
 
 
+_RESUME = re.compile(r"^(resume|再開|再開して|再開してください|ボットに戻す|botに戻す)$")
+
 # The prompts whose choices a step shows (a step may ask in more than one way).
 _PROMPTS_OF_STEP = {
     "ask_symptom": ("ask_symptom", "ask_symptom_ambiguous"),
@@ -550,6 +563,8 @@ def _from_choice(value: str, step: str) -> Understanding:
         return Understanding("dont_know")
     if value == "skip":
         return Understanding("skip")
+    if value == "escalate":
+        return Understanding("escalate")
     if step == "ask_client":
         u = Understanding("provide_info")
         u.entities.app = value

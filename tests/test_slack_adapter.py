@@ -187,3 +187,33 @@ async def test_the_language_follows_the_slack_locale(
     bot.fake.add_user("UEN", locale=locale)
     await bot.say("I can't send email", channel="D7", user="UEN")
     assert words in bot.last_text("D7")
+
+
+async def test_after_a_hand_off_the_bot_is_quiet_until_resumed(bot: Bot) -> None:
+    opening = bot.fake.app_mention_event("メールが送れない", "C8", "U1")
+    root = opening["event"]["ts"]
+    await bot.send(opening)
+    question = bot.replies("C8", root)[-1]
+    await bot.say("担当者と話したい", channel="C8", thread_ts=root)
+    before = len(bot.replies("C8", root))
+    await bot.say("サーバーの設定を確認しますね", channel="C8", user="UHELP", thread_ts=root)
+    assert len(bot.replies("C8", root)) == before  # the person handling it talks undisturbed
+    await bot.say("<@UBOT> resume", channel="C8", user="UHELP", thread_ts=root)
+    assert "再開します" in bot.last_text("C8", root)
+    assert question["metadata"]["event_payload"]["step"] == "ask_connectivity"
+
+
+async def test_the_escalate_button_hands_the_case_over(bot: Bot) -> None:
+    await bot.say("メールが送れない", channel="D9")
+    for text in ("はい", "taro@good.test", "Thunderbird", "mail.good.test 587 STARTTLS"):
+        await bot.say(text, channel="D9")
+    question = bot.replies("D9")[-1]
+    assert question["metadata"]["event_payload"]["step"] == "ask_resolved"
+    buttons = next(b for b in question["blocks"] if b["type"] == "actions")["elements"]
+    escalate = next(b for b in buttons if b["value"] == "escalate")
+    await bot.send(
+        block_action(
+            escalate["action_id"], "escalate", "D9", question["ts"], "U1", message=question
+        )
+    )
+    assert bot.fake.posted(channel="CHELP")
