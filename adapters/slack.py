@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -45,10 +46,11 @@ class Dialogue(Protocol):
 @dataclass
 class SlackSettings:
     bot_token: str
-    signing_secret: str
+    signing_secret: str | None  # None with Socket Mode, where requests are not signed
     api_url: str = "https://slack.com/api/"
     escalation_channel: str | None = None
     keyword_cases: bool = True  # open a case for a channel message that reads as a mail problem
+    app_token: str | None = None  # xapp-…: Socket Mode instead of the Events API over HTTP
 
 
 @dataclass
@@ -84,6 +86,8 @@ class SlackAdapter:
         self.app = AsyncApp(
             client=client,
             signing_secret=settings.signing_secret,
+            # Socket Mode messages come over our own authenticated WebSocket, unsigned.
+            request_verification_enabled=settings.signing_secret is not None,
         )
         self.client = client
         self._threads: dict[str, _Thread] = {}
@@ -110,6 +114,13 @@ class SlackAdapter:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("slack: handling failed", exc_info=task.exception())
+
+    def socket_mode(self, web_client: AsyncWebClient | None = None) -> AsyncSocketModeHandler:
+        """A Socket Mode connection for this app (SLACK_APP_TOKEN): events without a public URL."""
+        assert self.settings.app_token is not None
+        return AsyncSocketModeHandler(
+            self.app, self.settings.app_token, web_client=web_client or self.client
+        )
 
     async def drain(self) -> None:
         """Wait for the work started by events (tests and shutdown)."""

@@ -28,13 +28,18 @@ class ServeError(ValueError):
 
 def slack_settings(env: Mapping[str, str]) -> SlackSettings | None:
     token, secret = env.get("SLACK_BOT_TOKEN"), env.get("SLACK_SIGNING_SECRET")
-    if not token and not secret:
+    app_token = env.get("SLACK_APP_TOKEN") or None
+    if not token and not secret and not app_token:
         return None
-    if not (token and secret):
-        raise ServeError("Slack needs both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+    if not token or not (secret or app_token):
+        raise ServeError(
+            "Slack needs SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET (Events API) "
+            "or with SLACK_APP_TOKEN (Socket Mode)"
+        )
     return SlackSettings(
         bot_token=token,
-        signing_secret=secret,
+        signing_secret=None if app_token else secret,
+        app_token=app_token,
         api_url=env.get("SLACK_API_URL") or "https://slack.com/api/",
         escalation_channel=env.get("SLACK_ESCALATION_CHANNEL") or None,
         keyword_cases=(
@@ -58,6 +63,8 @@ def build_app(
             reads_as_problem=lambda text: understand(text).intent == "report_problem",
         )
         adapters.append(adapter)
+        if slack.app_token:
+            return app, adapters  # Socket Mode: events arrive over the WebSocket, not here
 
         async def slack_events(request: web.Request) -> web.Response:
             bolt_response = await adapter.app.async_dispatch(await to_bolt_request(request))
@@ -89,9 +96,14 @@ async def serve(env: Mapping[str, str] | None = None) -> None:
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     log.info("mail-doctor serving on %s:%d", host, port)
+    sockets = [a.socket_mode() for a in adapters if a.settings.app_token]
+    for handler in sockets:
+        await handler.connect_async()
     try:
         await asyncio.Event().wait()
     finally:
+        for handler in sockets:
+            await handler.close_async()
         for adapter in adapters:
             await adapter.drain()
         await runner.cleanup()

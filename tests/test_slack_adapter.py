@@ -217,3 +217,39 @@ async def test_the_escalate_button_hands_the_case_over(bot: Bot) -> None:
         )
     )
     assert bot.fake.posted(channel="CHELP")
+
+
+async def test_socket_mode_receives_an_event_and_answers(mail_env: Any, tmp_path: Path) -> None:
+    import asyncio
+
+    from fakeslack.socket_mode import FakeSocketMode
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    async with FakeSlack() as fake, FakeSocketMode() as sockets:
+        store = SQLiteStore(tmp_path / "state.db")
+        env = {
+            "SLACK_BOT_TOKEN": fake.token,
+            "SLACK_APP_TOKEN": sockets.app_token,
+            "SLACK_API_URL": fake.base_url,
+        }
+        _, adapters = build_app(store, env)
+        adapter = adapters[0]
+        handler = adapter.socket_mode(
+            AsyncWebClient(token=sockets.app_token, base_url=sockets.base_url)
+        )
+        await handler.connect_async()
+        try:
+            envelope = sockets.push_event(
+                message_event("メールが送れない", "D1", "U1", "1700006000.000001")
+            )
+            await fake.wait_for(lambda f: f.posted(channel="D1"))
+            await adapter.drain()
+            assert "ウェブサイト" in fake.posted(channel="D1")[-1]["text"]
+            for _ in range(100):
+                if any(a.get("envelope_id") == envelope for a in sockets.acks):
+                    break
+                await asyncio.sleep(0.05)
+            assert any(a.get("envelope_id") == envelope for a in sockets.acks)  # acknowledged
+        finally:
+            await handler.close_async()
+            await store.close()
