@@ -259,6 +259,13 @@ class Dialogue:
 
     def _command(self, turn: Turn, u: Understanding) -> bool:
         state = turn.state
+        if state.status == "escalated" and (
+            _SOLVED.search(compact(u.redacted_text)) or u.intent == "affirm"
+        ):
+            # Whoever handled the case says it is solved: close it with its record.
+            state.tried.append("handled by a person")
+            self._close(turn)
+            return True
         if state.status == "escalated" and _RESUME.search(compact(u.redacted_text)):
             # The person who took the case over hands it back to the bot.
             state.status = "open"
@@ -514,6 +521,7 @@ class Dialogue:
             await send(outbound)
 
 
+_SOLVED = re.compile(r"解決しました|解決した|解決済|resolved|solved|closed?$")
 _RESUME = re.compile(r"^(resume|再開|再開して|再開してください|ボットに戻す|botに戻す)$")
 
 # The prompts whose choices a step shows (a step may ask in more than one way).

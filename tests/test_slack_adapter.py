@@ -253,3 +253,13 @@ async def test_socket_mode_receives_an_event_and_answers(mail_env: Any, tmp_path
         finally:
             await handler.close_async()
             await store.close()
+
+
+async def test_a_person_closes_a_handed_over_case(bot: Bot) -> None:
+    opening = bot.fake.app_mention_event("受信できません", "C10", "U1")
+    root = opening["event"]["ts"]
+    await bot.send(opening)
+    await bot.say("担当者お願いします", channel="C10", thread_ts=root)
+    await bot.say("<@UBOT> 解決しました", channel="C10", user="UHELP", thread_ts=root)
+    steps = [m["metadata"]["event_payload"]["step"] for m in bot.replies("C10", root)]
+    assert steps[-1] == "closed"
