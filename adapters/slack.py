@@ -19,6 +19,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
@@ -41,6 +42,8 @@ class Dialogue(Protocol):
     async def handle(self, event: Inbound, send: Callable[[Outbound], Awaitable[None]]) -> None: ...
 
     async def status(self, key: ConversationKey) -> str | None: ...
+
+    async def step(self, key: ConversationKey) -> str | None: ...
 
 
 @dataclass
@@ -79,6 +82,7 @@ class SlackAdapter:
             token=settings.bot_token,
             base_url=settings.api_url,
             retry_handlers=[
+                AsyncConnectionErrorRetryHandler(),
                 AsyncRateLimitErrorRetryHandler(max_retry_count=3),
                 AsyncServerErrorRetryHandler(max_retry_count=2),
             ],
@@ -186,7 +190,7 @@ class SlackAdapter:
         if not await self.claim(f"slack:click:{channel}:{message_ts}"):
             return
         value, label = action.get("value", ""), (action.get("text") or {}).get("text", "")
-        await self._replace_buttons(channel, message, label or value)
+        asked = str(action.get("block_id") or "").removeprefix(_STEP_BLOCK)
         team = str((body.get("team") or {}).get("id") or "-")
         root = message.get("thread_ts")
         if body.get("channel", {}).get("name") == "directmessage" or channel.startswith("D"):
@@ -196,6 +200,11 @@ class SlackAdapter:
             key = ConversationKey("slack", team, channel, root or message_ts, "-")
             thread = _Thread(channel, root or message_ts)
         self._threads.setdefault(str(key), thread)
+        current = await self.dialogue.step(key)
+        if asked and current is not None and not _same_question(asked, current):
+            await self._replace_buttons(channel, message, "—")  # a question already passed
+            return
+        await self._replace_buttons(channel, message, label or value)
         inbound = Inbound(
             key,
             value=value,
@@ -217,24 +226,41 @@ class SlackAdapter:
             log.warning("slack: could not replace the buttons: %s", exc.response.get("error"))
 
     async def _on_command(
-        self, ack: Callable[..., Awaitable[None]], command: dict[str, Any]
+        self, ack: Callable[..., Awaitable[None]], command: dict[str, Any], respond: Any
     ) -> None:
         await ack()
-        self._later(self._command(command))
+        self._later(self._command(command, respond))
 
-    async def _command(self, command: dict[str, Any]) -> None:
+    async def _command(self, command: dict[str, Any], respond: Any) -> None:
         channel, user = command["channel_id"], command.get("user_id", "-")
         team = str(command.get("team_id") or "-")
         locale = await self._locale(user)
-        opening = "メールの相談を始めます" if locale.startswith("ja") else "Opening a mail case"
-        # Slash commands cannot be used inside threads: the case gets a thread of its own.
-        root = await self.client.chat_postMessage(channel=channel, text=f"{opening} (<@{user}>)")
-        key = ConversationKey("slack", team, channel, str(root["ts"]), "-")
-        self._threads[str(key)] = _Thread(channel, str(root["ts"]))
+        japanese = locale.startswith("ja")
         text = str(command.get("text") or "").strip()
-        inbound = Inbound(
-            key, text=text or "help", event_id=f"slack:cmd:{root['ts']}", locale=locale
-        )
+        event_id = f"slack:cmd:{command.get('trigger_id') or channel}"
+        if channel.startswith("D"):
+            # In a DM the conversation is the DM itself, as for typed messages.
+            key = ConversationKey("slack", team, channel, "-", user)
+            self._threads.setdefault(str(key), _Thread(channel, None))
+        else:
+            # Slash commands cannot be used inside threads: the case gets a thread of its own.
+            opening = "メールの相談を始めます" if japanese else "Opening a mail case"
+            try:
+                root = await self.client.chat_postMessage(
+                    channel=channel, text=f"{opening} (<@{user}>)"
+                )
+            except SlackApiError as exc:
+                log.warning("slack: /mail-doctor in %s: %s", channel, exc.response.get("error"))
+                await respond(
+                    "このチャンネルに mail-doctor を招待してください(/invite @mail-doctor)。"
+                    if japanese
+                    else "Please invite mail-doctor to this channel first (/invite @mail-doctor)."
+                )
+                return
+            key = ConversationKey("slack", team, channel, str(root["ts"]), "-")
+            self._threads[str(key)] = _Thread(channel, str(root["ts"]))
+            event_id = f"slack:cmd:{root['ts']}"
+        inbound = Inbound(key, text=text or "help", event_id=event_id, locale=locale)
         await self.dialogue.handle(inbound, self._send)
 
     async def _locale(self, user: str) -> str:
@@ -255,10 +281,10 @@ class SlackAdapter:
             return
         metadata = {
             "event_type": METADATA_EVENT,
-            "event_payload": {"step": out.step, "case_id": _case(out)},
+            "event_payload": {"step": out.step, "case_id": out.case_id},
         }
         text = _plain(out.text)  # it may quote what someone typed: never a ping or a link
-        blocks = _blocks(text, out.choices)
+        blocks = _blocks(text, out.choices, out.step)
         target = thread.refs.get(out.replaces or "") if out.replaces else None
         try:
             if target:
@@ -282,14 +308,24 @@ class SlackAdapter:
                 exc.response.get("error"),
             )
             return
-        if out.ref:
-            thread.refs[out.ref] = str(response["ts"])
+        # An edit of a message this process never posted (a restart) posts it once, then edits.
+        name = out.ref or out.replaces
+        if name:
+            thread.refs[name] = str(response["ts"])
         if out.kind == "summary" and out.step == "escalated" and self.settings.escalation_channel:
-            await self._escalate(thread, out)
+            try:
+                await self._escalate(thread, out)
+            except SlackApiError as exc:
+                log.error(
+                    "slack: case %s could not be handed over to %s: %s",
+                    out.case_id,
+                    self.settings.escalation_channel,
+                    exc.response.get("error"),
+                )
 
     async def _escalate(self, thread: _Thread, out: Outbound) -> None:
         assert self.settings.escalation_channel is not None
-        link = ""
+        link = f"\n<#{thread.channel}>" if thread.thread_ts is None else ""
         if thread.thread_ts:
             try:
                 permalink = await self.client.chat_getPermalink(
@@ -303,9 +339,12 @@ class SlackAdapter:
         )
 
 
-def _case(out: Outbound) -> str:
-    match = re.search(r"MD-[0-9A-F]{6}", out.text)
-    return match.group(0) if match else ""
+_STEP_BLOCK = "md-step:"
+
+
+def _same_question(asked: str, current: str) -> bool:
+    # ask_resolved's buttons stay valid while the diagnosis is on screen.
+    return asked == current or {asked, current} <= {"diagnosis", "ask_resolved"}
 
 
 def _plain(text: str) -> str:
@@ -313,14 +352,17 @@ def _plain(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _blocks(text: str, choices: list[Choice]) -> list[dict[str, Any]]:
+def _blocks(text: str, choices: list[Choice], step: str = "") -> list[dict[str, Any]]:
+    # A section holds at most 3000 characters: a long diagnosis becomes several sections.
+    chunks = [text[i : i + 2900] for i in range(0, len(text), 2900)][:20] or [" "]
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900] or " "}}
+        {"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in chunks
     ]
     if choices:
         blocks.append(
             {
                 "type": "actions",
+                "block_id": f"{_STEP_BLOCK}{step}",
                 "elements": [
                     {
                         "type": "button",

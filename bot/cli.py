@@ -178,10 +178,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve() -> int:
     from bot.serve import ServeError, serve
+    from bot.storage import StoreUnavailable
 
     try:
         asyncio.run(serve())
-    except (ServeError, ValueError) as exc:
+    except (ServeError, ValueError, StoreUnavailable) as exc:
         print(f"mail-doctor serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -63,14 +63,13 @@ def build_app(
             reads_as_problem=lambda text: understand(text).intent == "report_problem",
         )
         adapters.append(adapter)
-        if slack.app_token:
-            return app, adapters  # Socket Mode: events arrive over the WebSocket, not here
 
         async def slack_events(request: web.Request) -> web.Response:
             bolt_response = await adapter.app.async_dispatch(await to_bolt_request(request))
             return await to_aiohttp_response(bolt_response)
 
-        app.router.add_post("/slack/events", slack_events)
+        if not slack.app_token:  # with Socket Mode, events come over the WebSocket instead
+            app.router.add_post("/slack/events", slack_events)
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -86,20 +85,31 @@ def build_app(
 
 async def serve(env: Mapping[str, str] | None = None) -> None:
     env = os.environ if env is None else env
-    store = open_store(env.get("MAIL_DOCTOR_STORE"))
-    app, adapters = build_app(store, env)
-    if not adapters:
+    hours = env.get("MAIL_DOCTOR_IDLE_HOURS", "24")
+    try:
+        idle = float(hours) * 3600
+    except ValueError:
+        idle = -1.0
+    if idle <= 0:
+        raise ServeError(f"MAIL_DOCTOR_IDLE_HOURS: {hours!r} is not a positive number of hours")
+    settings = slack_settings(env)  # a configuration error is told before anything starts
+    if settings is None:
         raise ServeError("no platform is configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+    store = open_store(env.get("MAIL_DOCTOR_STORE"), idle_ttl=idle)
+    app, adapters = build_app(store, env)
     host = env.get("MAIL_DOCTOR_HTTP_HOST", "0.0.0.0")
     port = int(env.get("MAIL_DOCTOR_HTTP_PORT", "3000"))
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    log.info("mail-doctor serving on %s:%d", host, port)
     sockets = [a.socket_mode() for a in adapters if a.settings.app_token]
-    for handler in sockets:
-        await handler.connect_async()
     try:
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        log.info("mail-doctor serving on %s:%d", host, port)
+        for handler in sockets:
+            await handler.connect_async()
         await asyncio.Event().wait()
     finally:
         for handler in sockets:

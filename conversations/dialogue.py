@@ -69,8 +69,14 @@ class Turn:
         self.say(texts.message(name, self.lang, **params))
 
     def ask(self, step: str | None = None, variant: str | None = None) -> None:
-        """Ask the question of `step` (default: the current one)."""
+        """Ask the question of `step` (default: the current one), as it was last asked."""
         step = step or self.state.step
+        if (
+            variant is None
+            and step == "ask_connectivity"
+            and self.state.connectivity_remedies_shown
+        ):
+            variant = "ask_connectivity_after_remedies"
         params: dict[str, Any] = {"case_id": self.state.case_id, "domain": self.state.domain}
         if step == "ask_settings":
             params |= _settings_params(self.state)
@@ -143,6 +149,7 @@ class Dialogue:
             except StaleWrite:
                 continue
             for outbound in turn.out:
+                outbound.case_id = turn.state.case_id
                 await send(outbound)
             if turn.state.step == "diagnosing":
                 await self._diagnose(str(key), turn.state, version, send)
@@ -153,6 +160,11 @@ class Dialogue:
         record = await self.store.load(str(key))
         return str(record.state.get("status", "open")) if record else None
 
+    async def step(self, key: ConversationKey) -> str | None:
+        """The step the conversation is on (a button from an older step is stale)."""
+        record = await self.store.load(str(key))
+        return str(record.state.get("step")) if record else None
+
     async def handle(self, event: Inbound, send: Send) -> None:
         """Process one event; replies go to `send`. A redelivered event is ignored."""
         if event.event_id and not await self.store.claim_event(event.event_id):
@@ -161,6 +173,7 @@ class Dialogue:
         for _attempt in range(SAVE_RETRIES):
             record = await self.store.load(key)
             turn = Turn(self._state_from(record, event), key)
+            was_diagnosing = turn.state.step == "diagnosing"
             if record is not None and record.schema != SCHEMA:
                 turn.msg("schema_restart")
             self._process(turn, event)
@@ -174,8 +187,10 @@ class Dialogue:
             except StaleWrite:
                 continue  # someone else handled a message of this conversation first: redo
             for outbound in turn.out:
+                outbound.case_id = turn.state.case_id
                 await send(outbound)
-            if turn.state.step == "diagnosing":
+            # Only the turn that got there starts the check; a message meanwhile does not.
+            if turn.state.step == "diagnosing" and not was_diagnosing:
                 await self._diagnose(key, turn.state, version, send)
             return
         log.warning("conversation %s: gave up after %d conflicting writes", key, SAVE_RETRIES)
@@ -259,9 +274,8 @@ class Dialogue:
 
     def _command(self, turn: Turn, u: Understanding) -> bool:
         state = turn.state
-        if state.status == "escalated" and (
-            _SOLVED.search(compact(u.redacted_text)) or u.intent == "affirm"
-        ):
+        said = compact(u.redacted_text)
+        if state.status == "escalated" and _SOLVED.search(said) and not _UNSOLVED.search(said):
             # Whoever handled the case says it is solved: close it with its record.
             state.tried.append("handled by a person")
             self._close(turn)
@@ -294,8 +308,12 @@ class Dialogue:
             return True
         if u.intent == "switch_language":
             text = u.redacted_text.lower()
-            wants_en = any(w in text for w in ("english", "英語", "en"))
-            state.lang = "en" if wants_en and "日本語" not in text else "ja"
+            english = bool(re.search(r"english|英語|えいご|(?<![a-z])en(?![a-z])", text))
+            japanese = bool(re.search(r"japanese|日本語|にほんご|(?<![a-z])ja(?![a-z])", text))
+            if english != japanese:
+                state.lang = "en" if english else "ja"
+            else:  # no language named (or both): switch to the other one
+                state.lang = "en" if state.lang == "ja" else "ja"
             turn.msg("switched")
             if state.status == "open":
                 turn.ask()
@@ -307,9 +325,13 @@ class Dialogue:
 
     def _back(self, turn: Turn) -> None:
         state = turn.state
-        order = [s for s in FORM_STEPS if s != state.step]
+        if state.status != "open":
+            status = texts.message(f"status_{state.status}", turn.lang)
+            turn.msg("case_over", case_id=state.case_id, status=status)
+            return
         current = FORM_STEPS.index(state.step) if state.step in FORM_STEPS else len(FORM_STEPS)
-        earlier = [s for s in order if FORM_STEPS.index(s) < current]
+        visited = [s for s in FORM_STEPS[:current] if s != "ask_recipient" or state.recipient_side]
+        earlier = visited
         if not earlier:
             turn.msg("back_nothing")
             turn.ask()
@@ -479,7 +501,16 @@ class Dialogue:
         progress_ref = f"progress-{state.case_id}"
 
         async def progress(text: str) -> None:
-            await send(Outbound(key, "progress", "diagnosing", text, replaces=progress_ref))
+            await send(
+                Outbound(
+                    key,
+                    "progress",
+                    "diagnosing",
+                    text,
+                    replaces=progress_ref,
+                    case_id=state.case_id,
+                )
+            )
 
         try:
             result = await self.run_check(state, progress)
@@ -507,21 +538,37 @@ class Dialogue:
                 await self.store.save(key, state.to_dict(), SCHEMA, version)
                 break
             except StaleWrite:
-                # The person wrote while we were checking; keep their newer state, add the result.
+                # The person wrote while we were checking.
                 record = await self.store.load(key)
                 if record is None:
                     return
                 newer = State.from_dict(record.state)
-                if newer.step != "diagnosing":
+                if newer.step != "diagnosing" or newer.case_id != state.case_id:
                     return  # they moved on (restart, stop): the result is no longer wanted
+                if _facts(newer) != _facts(state):
+                    # They corrected something the check depends on: check again for that.
+                    await self._diagnose(key, newer, record.version, send)
+                    return
                 newer.diagnosis, newer.step = state.diagnosis, state.step
                 newer.causes_shown, newer.tried = state.causes_shown, state.tried
                 state, version = newer, record.version
+        else:
+            log.warning("conversation %s: the diagnosis could not be saved", key)
+            return
         for outbound in turn.out:
+            outbound.case_id = state.case_id
             await send(outbound)
 
 
-_SOLVED = re.compile(r"解決しました|解決した|解決済|resolved|solved|closed?$")
+def _facts(state: State) -> tuple[object, ...]:
+    """What a check depends on."""
+    return (state.symptom, state.domain, state.address, state.recipient, state.settings)
+
+
+_SOLVED = re.compile(
+    r"^(解決しました|解決した|解決済み?|resolved|solved|close|closed|closethecase)[。.!!]?$"
+)
+_UNSOLVED = re.compile(r"未解決|まだ|not|unresolved|un")
 _RESUME = re.compile(r"^(resume|再開|再開して|再開してください|ボットに戻す|botに戻す)$")
 
 # The prompts whose choices a step shows (a step may ask in more than one way).

@@ -47,3 +47,4 @@ class Outbound:
     ref: str | None = None  # a name for this message, so a later one can replace it
     replaces: str | None = None  # edit the message sent earlier under this ref
     result: dict[str, Any] | None = None  # the diagnosis, as `mail-doctor check --json` prints it
+    case_id: str = ""  # the case this message belongs to (for metadata and helpdesk tools)

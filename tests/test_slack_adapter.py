@@ -263,3 +263,51 @@ async def test_a_person_closes_a_handed_over_case(bot: Bot) -> None:
     await bot.say("<@UBOT> 解決しました", channel="C10", user="UHELP", thread_ts=root)
     steps = [m["metadata"]["event_payload"]["step"] for m in bot.replies("C10", root)]
     assert steps[-1] == "closed"
+
+
+async def test_a_button_from_an_earlier_question_does_nothing(bot: Bot) -> None:
+    await bot.say("メールが送れない", channel="D11")
+    old_question = bot.replies("D11")[-1]  # 「ほかのウェブサイトは開けますか」 with buttons
+    await bot.say("はい", channel="D11")  # answered by typing instead
+    await bot.say("taro@good.test", channel="D11")
+    before = len(bot.replies("D11"))
+    buttons = next(b for b in old_question["blocks"] if b["type"] == "actions")
+    yes = buttons["elements"][0]
+    await bot.send(
+        block_action(yes["action_id"], "yes", "D11", old_question["ts"], "U1", message=old_question)
+    )
+    assert len(bot.replies("D11")) == before  # nothing answered on the current step's behalf
+    stale = bot.fake.message("D11", old_question["ts"])
+    assert not [b for b in stale["blocks"] if b["type"] == "actions"]
+
+
+async def test_the_slash_command_in_a_dm_continues_the_dm(bot: Bot) -> None:
+    await bot.send(slash_command("/mail-doctor", "", channel="D12", user="U1"))
+    await bot.say("メールが送れない", channel="D12")
+    steps = [m["metadata"]["event_payload"]["step"] for m in bot.replies("D12")]
+    assert steps[-1] == "ask_connectivity"
+    assert all(m.get("thread_ts") is None for m in bot.replies("D12"))
+
+
+async def test_every_message_names_its_case(bot: Bot) -> None:
+    await bot.say("メールが送れない", channel="D13")
+    await bot.say("はい", channel="D13")
+    cases = {m["metadata"]["event_payload"]["case_id"] for m in bot.replies("D13")}
+    assert len(cases) == 1 and next(iter(cases)).startswith("MD-")
+
+
+def test_serve_without_a_platform_says_what_to_set(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve"],
+        capture_output=True,
+        text=True,
+        env={**env, "MAIL_DOCTOR_STORE": f"sqlite:///{tmp_path}/s.db"},
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "SLACK_BOT_TOKEN" in done.stderr and "Traceback" not in done.stderr

@@ -118,3 +118,23 @@ def test_accuracy_on_the_held_out_set() -> None:
     result = evaluate(test_set)
     assert result.total >= 300
     assert result.rate >= 0.9, result.to_json()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "password: Okinawa2024",  # begins like "ok"
+        "pw: myDog123",  # begins like "my"
+        "password: theBest!99",
+        "pass: toor",
+        "password hunter2",  # no separator but a space
+        "パスワード hunter2",
+        "PASS hunter2",
+        "パスワード:同じ123",
+    ],
+)
+def test_passwords_that_look_like_words_are_still_redacted(text: str) -> None:
+    redacted, found = redact(text)
+    assert found
+    secret = text.split()[-1].split(":")[-1]
+    assert secret not in redacted
