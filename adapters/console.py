@@ -63,6 +63,8 @@ class ConsoleChat:
         return Inbound(self.key, text=text, event_id=event_id, locale=self.lang)
 
     async def _send(self, out: Outbound) -> None:
+        if out.kind == "retract":
+            return  # nothing to delete in a terminal
         if self.jsonl:
             self._send_json(out)
         else:

@@ -275,6 +275,8 @@ class SlackAdapter:
     # -- outbound ----------------------------------------------------------------------------------
 
     async def _send(self, out: Outbound) -> None:
+        if out.kind == "retract":
+            return  # a bot token cannot delete a person's message; the warning says to
         thread = self._threads.get(out.thread)
         if thread is None:
             log.error("slack: no thread known for %s; message dropped", out.thread)

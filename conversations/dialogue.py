@@ -223,6 +223,7 @@ class Dialogue:
         else:
             understood = understand(event.text or "", state.step)
         if understood.password_pasted:
+            turn.out.append(Outbound(turn.thread, "retract", state.step))
             turn.msg("password_warning")
         state.remember(understood.redacted_text or event.value or "")
         if self._command(turn, understood):

@@ -40,7 +40,8 @@ class Outbound:
     """One thing to show. `thread` is required: a reply always knows where it belongs."""
 
     thread: str  # str(ConversationKey)
-    kind: Literal["message", "progress", "diagnosis", "summary"] = "message"
+    # "retract": delete the person's last message where the platform allows (a pasted password)
+    kind: Literal["message", "progress", "diagnosis", "summary", "retract"] = "message"
     step: str = ""
     text: str = ""
     choices: list[Choice] = field(default_factory=list)
