@@ -155,3 +155,24 @@ async def test_webhook_with_a_wrong_secret_gets_403(mail_env: Any, tmp_path: Pat
             await adapter.stop()
             await runner.cleanup()
             await store.close()
+
+
+async def test_a_slow_probe_in_one_chat_does_not_hold_up_another(
+    tg: tuple[FakeTelegram, TelegramAdapter],
+) -> None:
+    import time
+
+    fake, _ = tg
+    slow, quick = 6001, 6002
+    for text in ("メールが送れない", "はい", "taro@firewalled.test", "Thunderbird"):
+        await say(fake, text, chat=slow, user=slow)
+    fake.push_message("mail.firewalled.test 587 STARTTLS", slow, slow)  # a dropped port: 5 s
+    started = time.monotonic()
+    await fake.wait_for(lambda f: "調べています" in texts(f, slow), timeout=20)
+    await say(fake, "受信できません", chat=quick, user=quick)
+    assert time.monotonic() - started < 3  # answered while the other chat's check still runs
+    assert "診断" not in texts(fake, quick)
+    await fake.wait_for(
+        lambda f: "firewall" in texts(f, slow).lower() or "ファイアウォール" in texts(f, slow),
+        timeout=30,
+    )
