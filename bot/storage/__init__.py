@@ -33,7 +33,7 @@ __all__ = [
 
 ACCEPTED_FORMS = (
     "sqlite:///absolute/path.db, sqlite:relative/path.db, memory://, "
-    "or nothing for the default file"
+    "redis://[:password@]host:port/db, or nothing for the default file"
 )
 
 
@@ -50,11 +50,10 @@ def open_store(url: str | None, *, idle_ttl: float = DEFAULT_IDLE_TTL) -> Conver
     scheme, colon, rest = url.partition(":")
     scheme = scheme.lower()
     # Only the scheme goes into messages: a URL may carry a password.
-    if scheme in ("redis", "rediss", "redis+unix"):
-        raise ValueError(
-            "the Redis conversation store is not available in this version of mail-doctor; "
-            f"use {ACCEPTED_FORMS}"
-        )
+    if scheme in ("redis", "rediss") and colon:
+        from .redis import RedisStore  # imported here: only Redis users need the package
+
+        return RedisStore(url, idle_ttl=idle_ttl)
     if scheme == "sqlite" and colon:
         return SQLiteStore(_sqlite_path(rest), idle_ttl=idle_ttl)
     shown = f"scheme {scheme!r}" if colon else "value"
