@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
-import json
 import re
 import unicodedata
 from collections import Counter
@@ -38,7 +37,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pytest
+from jsonl import read_numbered
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES_FILE = ROOT / "bot" / "knowledge" / "data" / "explain-cases.jsonl"
@@ -302,19 +301,7 @@ def failing_checks(text: str) -> set[str]:
 
 @cache
 def load() -> tuple[tuple[int, dict[str, Any]], ...]:
-    assert CASES_FILE.is_file(), f"{CASES_FILE} is missing"
-    rows = []
-    with CASES_FILE.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            where = f"{CASES_FILE.name}:{number}"
-            assert line.strip(), f"{where}: empty line"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                pytest.fail(f"{where}: not JSON ({exc})")
-            assert isinstance(obj, dict), f"{where}: not a JSON object"
-            rows.append((number, obj))
-    return tuple(rows)
+    return read_numbered(CASES_FILE)
 
 
 def where(number: int, obj: dict[str, Any]) -> str:

@@ -9,7 +9,6 @@ people actually ask it.
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 import unicodedata
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonl import read_numbered
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "conversations" / "data"
@@ -122,21 +122,7 @@ def near_key(text: str) -> str:
 @cache
 def load(name: str) -> tuple[tuple[int, dict[str, Any]], ...]:
     """(line number, object) for every line; a line that is not a JSON object fails here."""
-    path = FILES[name]
-    assert path.is_file(), f"{path} is missing"
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            where = f"{path.name}:{number}"
-            assert line.strip(), f"{where}: empty line"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                pytest.fail(f"{where}: not JSON ({exc})")
-            assert isinstance(obj, dict), f"{where}: not a JSON object"
-            rows.append((number, obj))
-    assert rows, f"{path} is empty"
-    return tuple(rows)
+    return read_numbered(FILES[name])
 
 
 @cache

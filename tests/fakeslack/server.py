@@ -7,24 +7,23 @@ like a `response_url`. Everything runs in the test's event loop; no locking is n
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import contextlib
 import copy
 import hashlib
-import inspect
 import json
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
+from fakewait import Changes, Waiter
 
 from . import events
 from .events import APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID
@@ -183,11 +182,6 @@ class _ApiError(Exception):
         super().__init__(error)
         self.error = error
         self.extra = extra
-
-
-@dataclass
-class _Waiter:
-    event: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def _tz_label(tz: str) -> tuple[str, int]:
@@ -375,7 +369,7 @@ def _assign_ids(blocks: list[JSONDict], seed: str) -> list[JSONDict]:
     return out
 
 
-class FakeSlack:
+class FakeSlack(Changes):
     """Fake Slack Web API server. Use as `async with FakeSlack() as fake:` and pass
     `base_url=fake.base_url, token=fake.token` to AsyncWebClient / AsyncApp."""
 
@@ -421,7 +415,7 @@ class FakeSlack:
         secs, frac = _ts_key(first_ts)
         self._clock_us = secs * 1_000_000 + frac - 100
         self._serial = 0
-        self._waiter = _Waiter()
+        self._waiter = Waiter()
         self._runner: web.AppRunner | None = None
         self.add_user(bot_user_id, name=bot_name, is_bot=True)
 
@@ -680,30 +674,6 @@ class FakeSlack:
             outcome = c.response.get("error", "ok") if isinstance(c.response, dict) else "ok"
             lines.append(f"  +{c.at - t0:.3f}s {c.method} [{c.status} {outcome}] {params}")
         return "\n".join(lines)
-
-    async def wait_for(self, predicate: Callable[..., Any], timeout: float = 10.0) -> Any:
-        """Wait until `predicate(fake)` (or `predicate()`) is truthy and return its value;
-        re-checked on every request and every 50 ms. AssertionError with a call dump on timeout."""
-        check = _bind(predicate, self)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            result = check()
-            if result:
-                return result
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise AssertionError(
-                    f"FakeSlack.wait_for: condition not met within {timeout}s.\n"
-                    f"Calls:\n{self.dump()}"
-                )
-            waiter = self._waiter
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter.event.wait(), min(remaining, 0.05))
-
-    def _changed(self) -> None:
-        self._waiter.event.set()
-        self._waiter = _Waiter()
 
     def _record(self, call: Call) -> None:
         self.calls.append(call)
@@ -1233,18 +1203,3 @@ async def _read_args(request: web.Request) -> tuple[JSONDict, str | None]:
     token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
     body_token = params.pop("token", None)
     return params, token or (str(body_token) if body_token else None)
-
-
-def _bind(predicate: Callable[..., Any], fake: FakeSlack) -> Callable[[], Any]:
-    """Accept both `lambda fake: …` and `lambda: …` predicates."""
-    try:
-        required = [
-            p
-            for p in inspect.signature(predicate).parameters.values()
-            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-    except (TypeError, ValueError):
-        required = [None]  # type: ignore[list-item]
-    if required:
-        return lambda: predicate(fake)
-    return predicate

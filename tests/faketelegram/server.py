@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
+from fakewait import Changes, Waiter
 
 JSONDict = dict[str, Any]
 
@@ -177,12 +178,7 @@ class _ParseError(Exception):
     pass
 
 
-@dataclass
-class _Waiter:
-    event: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-class FakeTelegram:
+class FakeTelegram(Changes):
     """Fake Telegram Bot API server. Use as `async with FakeTelegram() as fake:` and build the
     bot with `ApplicationBuilder().token(fake.token).base_url(fake.base_url)`."""
 
@@ -223,7 +219,7 @@ class FakeTelegram:
         self._poll_generation = 0
         self._poll_terminator = ""
         self._closing = False
-        self._waiter = _Waiter()
+        self._waiter = Waiter()
         self._runner: web.AppRunner | None = None
 
         self._methods: dict[str, Callable[[JSONDict], Any]] = {
@@ -607,31 +603,7 @@ class FakeTelegram:
             lines.append(f"  +{c.at - t0:.3f}s {c.method} [{c.status} {outcome}] {params}")
         return "\n".join(lines)
 
-    async def wait_for(self, predicate: Callable[..., Any], timeout: float = 10.0) -> Any:
-        """Wait until `predicate(fake)` (or `predicate()`) is truthy and return its value;
-        re-checked on every request and every 50 ms. AssertionError with a call dump on timeout."""
-        check = _bind(predicate, self)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            result = check()
-            if result:
-                return result
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise AssertionError(
-                    f"FakeTelegram.wait_for: condition not met within {timeout}s.\n"
-                    f"Calls:\n{self.dump()}"
-                )
-            waiter = self._waiter
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter.event.wait(), min(remaining, 0.05))
-
     # --- internals: state -----------------------------------------------------------------------
-
-    def _changed(self) -> None:
-        self._waiter.event.set()
-        self._waiter = _Waiter()
 
     def _take_update_id(self) -> int:
         update_id = self._next_update_id
@@ -1191,21 +1163,6 @@ async def _read_args(request: web.Request) -> JSONDict:
         elif key in _BOOL_ARGS:
             params[key] = value.strip().lower() in ("true", "1")
     return params
-
-
-def _bind(predicate: Callable[..., Any], fake: FakeTelegram) -> Callable[[], Any]:
-    """Accept both `lambda fake: …` and `lambda: …` predicates."""
-    try:
-        required = [
-            p
-            for p in inspect.signature(predicate).parameters.values()
-            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-    except (TypeError, ValueError):
-        required = [None]  # type: ignore[list-item]
-    if required:
-        return lambda: predicate(fake)
-    return predicate
 
 
 # --- text entities (offsets and lengths in UTF-16 code units, as in the Bot API) --------------

@@ -1,0 +1,63 @@
+"""What the fake platform servers share: waiting until something they recorded has happened."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Waiter:
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Changes:
+    """Mixin: call `_changed()` after every recorded change; tests `await wait_for(...)`."""
+
+    _waiter: Waiter
+
+    def dump(self) -> str:
+        raise NotImplementedError
+
+    def _changed(self) -> None:
+        self._waiter.event.set()
+        self._waiter = Waiter()
+
+    async def wait_for(self, predicate: Callable[..., Any], timeout: float = 10.0) -> Any:
+        """Wait until `predicate(fake)` (or `predicate()`) is truthy and return its value;
+        re-checked on every change and every 50 ms. AssertionError with a call dump on timeout."""
+        check = _bind(predicate, self)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            result = check()
+            if result:
+                return result
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"{type(self).__name__}.wait_for: condition not met within {timeout}s.\n"
+                    f"Calls:\n{self.dump()}"
+                )
+            waiter = self._waiter
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter.event.wait(), min(remaining, 0.05))
+
+
+def _bind(predicate: Callable[..., Any], fake: object) -> Callable[[], Any]:
+    """Accept both `lambda fake: …` and `lambda: …` predicates."""
+    try:
+        required = [
+            p
+            for p in inspect.signature(predicate).parameters.values()
+            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        required = [None]  # type: ignore[list-item]
+    if required:
+        return lambda: predicate(fake)
+    return predicate
