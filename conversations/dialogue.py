@@ -13,8 +13,10 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.budget import Admission, Budget
 from bot.explain import explain, render_text
 from bot.storage import ConversationStore, StaleWrite
+from bot.storage.locks import held
 from conversations import texts
 from conversations.checking import CheckRunner, run_check
 from conversations.events import Choice, ConversationKey, Inbound, Outbound
@@ -32,7 +34,11 @@ from conversations.understanding.normalize import compact
 log = logging.getLogger(__name__)
 
 Send = Callable[[Outbound], Awaitable[None]]
+Who = tuple[str, str, str]  # platform, workspace, person: whom the probe budget counts
 SAVE_RETRIES = 3
+TURN_LOCK_TTL = 30.0  # a turn that takes longer than this (a hung platform call) loses its lock
+TURN_LOCK_WAIT = 35.0  # waiting longer than a lock can be held means its holder hangs
+DEFAULT_CHECK_LEASE = 60.0  # longer than any check's deadline (at most 120 s is refused)
 FORM_STEPS = STEPS[: STEPS.index("diagnosing")]  # the steps that each fill one slot
 _SLOT_OF_STEP = {
     "ask_symptom": "symptom",
@@ -55,6 +61,7 @@ class Turn:
         self.state = state
         self.thread = thread
         self.out: list[Outbound] = []
+        self.rerun = False  # this turn took over a check nobody was running
 
     @property
     def lang(self) -> Lang:
@@ -119,9 +126,20 @@ def next_step(state: State) -> str:
 
 
 class Dialogue:
-    def __init__(self, store: ConversationStore, run: CheckRunner = run_check) -> None:
+    def __init__(
+        self,
+        store: ConversationStore,
+        run: CheckRunner = run_check,
+        *,
+        budget: Budget | None = None,
+        check_lease: float = DEFAULT_CHECK_LEASE,
+    ) -> None:
         self.store = store
         self.run_check = run
+        self.budget = budget  # None: no limits (the console is one person on their own machine)
+        # A check's lease on its conversation: a replica that dies mid-check loses it after
+        # this long, and the next message (or the sweeper) runs the check again.
+        self.check_lease = check_lease
 
     async def open(self, key: ConversationKey, lang: Lang | None, send: Send) -> None:
         """Start a conversation, or resume a saved one where it stopped (console sessions)."""
@@ -152,7 +170,11 @@ class Dialogue:
                 outbound.case_id = turn.state.case_id
                 await send(outbound)
             if turn.state.step == "diagnosing":
-                await self._diagnose(str(key), turn.state, version, send)
+                # A console session is one process: it runs the check a crash cut short even
+                # if the dead process's lease has not lapsed yet.
+                lease = await self.store.acquire_lock(f"check:{key}", self.check_lease)
+                who = (key.platform, key.workspace, key.user)
+                await self._diagnose(str(key), turn.state, version, send, lease, who)
             return
 
     async def status(self, key: ConversationKey) -> str | None:
@@ -166,34 +188,70 @@ class Dialogue:
         return str(record.state.get("step")) if record else None
 
     async def handle(self, event: Inbound, send: Send) -> None:
-        """Process one event; replies go to `send`. A redelivered event is ignored."""
+        """Process one event; replies go to `send`. A redelivered event is ignored.
+
+        The turn holds the conversation's lock, so replicas take one conversation's messages
+        one at a time; the check a turn starts runs after the lock is given back, so the
+        person can still write (「やめる」, a correction) while it runs."""
         if event.event_id and not await self.store.claim_event(event.event_id):
             return
         key = str(event.key)
-        for _attempt in range(SAVE_RETRIES):
-            record = await self.store.load(key)
-            turn = Turn(self._state_from(record, event), key)
-            was_diagnosing = turn.state.step == "diagnosing"
-            if record is not None and record.schema != SCHEMA:
-                turn.msg("schema_restart")
-            self._process(turn, event)
-            try:
-                version = await self._save(
-                    key,
-                    turn.state,
-                    record.version if record and record.schema == SCHEMA else 0,
-                    record,
+        lease: str | None = None  # the check lease this turn took over, if any
+        started: tuple[State, int] | None = None
+        async with held(self.store, f"conv:{key}", ttl=TURN_LOCK_TTL, wait=TURN_LOCK_WAIT):
+            for _attempt in range(SAVE_RETRIES):
+                record = await self.store.load(key)
+                turn = Turn(self._state_from(record, event), key)
+                was_diagnosing = turn.state.step == "diagnosing"
+                if was_diagnosing and turn.state.status == "open" and lease is None:
+                    # Nobody holds the check's lease: the replica running it died, or the
+                    # budget refused it. This turn runs it again.
+                    lease = await self.store.acquire_lock(f"check:{key}", self.check_lease)
+                turn.rerun = was_diagnosing and lease is not None
+                if record is not None and record.schema != SCHEMA:
+                    turn.msg("schema_restart")
+                self._process(turn, event)
+                if turn.rerun and turn.state.step == "diagnosing":
+                    self._announce_rerun(turn)
+                try:
+                    version = await self._save(
+                        key,
+                        turn.state,
+                        record.version if record and record.schema == SCHEMA else 0,
+                        record,
+                    )
+                except StaleWrite:
+                    continue  # someone else handled a message of this conversation first: redo
+                for outbound in turn.out:
+                    outbound.case_id = turn.state.case_id
+                    await send(outbound)
+                # Only the turn that got there starts the check; a message meanwhile does not.
+                if turn.state.step == "diagnosing" and (turn.rerun or not was_diagnosing):
+                    started = (turn.state, version)
+                break
+            else:
+                log.warning(
+                    "conversation %s: gave up after %d conflicting writes", key, SAVE_RETRIES
                 )
-            except StaleWrite:
-                continue  # someone else handled a message of this conversation first: redo
-            for outbound in turn.out:
-                outbound.case_id = turn.state.case_id
-                await send(outbound)
-            # Only the turn that got there starts the check; a message meanwhile does not.
-            if turn.state.step == "diagnosing" and not was_diagnosing:
-                await self._diagnose(key, turn.state, version, send)
+        if started is None:
+            if lease is not None:
+                await self.store.release_lock(f"check:{key}", lease)
             return
-        log.warning("conversation %s: gave up after %d conflicting writes", key, SAVE_RETRIES)
+        if lease is None:
+            lease = await self.store.acquire_lock(f"check:{key}", self.check_lease)
+            if lease is None:
+                return  # an earlier check of this case still runs; it sees the new facts
+        await self._diagnose(key, started[0], started[1], send, lease, _who(event))
+
+    def _announce_rerun(self, turn: Turn) -> None:
+        state = turn.state
+        if state.check_refused:  # the person came back after "wait N seconds"
+            text = texts.prompt("diagnosing", turn.lang, domain=state.domain)[0]
+        else:
+            text = texts.message("check_resumed", turn.lang, domain=state.domain)
+        turn.out.append(
+            Outbound(turn.thread, "progress", "diagnosing", text, ref=f"progress-{state.case_id}")
+        )
 
     # -- state ----------------------------------------------------------------------------
 
@@ -390,7 +448,8 @@ class Dialogue:
             self._resolved(turn, u)
             return
         elif step == "diagnosing":
-            turn.say(texts.prompt("diagnosing", turn.lang, domain=state.domain)[0])
+            if not turn.rerun:  # a check taken over is announced by handle()
+                turn.say(texts.prompt("diagnosing", turn.lang, domain=state.domain)[0])
             return
         self._advance(turn)
 
@@ -498,7 +557,23 @@ class Dialogue:
 
     # -- diagnosing -------------------------------------------------------------------------
 
-    async def _diagnose(self, key: str, state: State, version: int, send: Send) -> None:
+    async def _diagnose(
+        self, key: str, state: State, version: int, send: Send, lease: str | None, who: Who
+    ) -> None:
+        """Run the check and give its result; `lease` (the check's lock) is given back after.
+
+        If the person corrected a fact the check depends on while it ran, it runs again."""
+        try:
+            again: tuple[State, int] | None = (state, version)
+            while again is not None:
+                again = await self._check_once(key, *again, send, who)
+        finally:
+            if lease is not None:
+                await self.store.release_lock(f"check:{key}", lease)
+
+    async def _check_once(
+        self, key: str, state: State, version: int, send: Send, who: Who
+    ) -> tuple[State, int] | None:
         progress_ref = f"progress-{state.case_id}"
 
         async def progress(text: str) -> None:
@@ -513,11 +588,30 @@ class Dialogue:
                 )
             )
 
+        admission = Admission(None)
+        if self.budget is not None:
+
+            async def queued() -> None:
+                await progress(texts.message("check_queued", state.lang, domain=state.domain))
+
+            admission = await self.budget.admit(*who, waiting=queued)
+            if admission.slot is None:
+                state.check_refused = True
+                turn = Turn(state, key)
+                text, choices = texts.prompt(
+                    "check_later", state.lang, seconds=f"{admission.wait:.0f}"
+                )
+                turn.say(text, "diagnosing", choices)
+                return await self._give_result(key, state, version, turn, send)
         try:
             result = await self.run_check(state, progress)
         except Exception:
             log.exception("conversation %s: the check failed", key)
             result = None
+        finally:
+            if self.budget is not None:
+                await self.budget.done(admission)
+        state.check_refused = False
         turn = Turn(state, key)
         if result is None:
             turn.msg("check_failed")
@@ -534,31 +628,46 @@ class Dialogue:
                 state.tried.append(likely[0]["code"])
             state.step = "ask_resolved"
             turn.ask("ask_resolved")
-        for _attempt in range(SAVE_RETRIES):
-            try:
-                await self.store.save(key, state.to_dict(), SCHEMA, version)
-                break
-            except StaleWrite:
-                # The person wrote while we were checking.
-                record = await self.store.load(key)
-                if record is None:
-                    return
-                newer = State.from_dict(record.state)
-                if newer.step != "diagnosing" or newer.case_id != state.case_id:
-                    return  # they moved on (restart, stop): the result is no longer wanted
-                if _facts(newer) != _facts(state):
-                    # They corrected something the check depends on: check again for that.
-                    await self._diagnose(key, newer, record.version, send)
-                    return
-                newer.diagnosis, newer.step = state.diagnosis, state.step
-                newer.causes_shown, newer.tried = state.causes_shown, state.tried
-                state, version = newer, record.version
-        else:
-            log.warning("conversation %s: the diagnosis could not be saved", key)
-            return
-        for outbound in turn.out:
-            outbound.case_id = state.case_id
-            await send(outbound)
+        return await self._give_result(key, state, version, turn, send)
+
+    async def _give_result(
+        self, key: str, state: State, version: int, turn: Turn, send: Send
+    ) -> tuple[State, int] | None:
+        """Save what the check found and send it, under the conversation's lock so it comes
+        in order with the turns. Returns the state to check again, if the facts changed."""
+        async with held(self.store, f"conv:{key}", ttl=TURN_LOCK_TTL, wait=TURN_LOCK_WAIT):
+            for _attempt in range(SAVE_RETRIES):
+                try:
+                    await self.store.save(key, state.to_dict(), SCHEMA, version)
+                    break
+                except StaleWrite:
+                    # The person wrote while we were checking.
+                    record = await self.store.load(key)
+                    if record is None:
+                        return None
+                    newer = State.from_dict(record.state)
+                    if newer.step != "diagnosing" or newer.case_id != state.case_id:
+                        return None  # they moved on (restart, stop): the result is not wanted
+                    if _facts(newer) != _facts(state):
+                        return newer, record.version  # they corrected a fact: check again
+                    newer.diagnosis, newer.step = state.diagnosis, state.step
+                    newer.causes_shown, newer.tried = state.causes_shown, state.tried
+                    newer.check_refused = state.check_refused
+                    state, version = newer, record.version
+            else:
+                log.warning("conversation %s: the diagnosis could not be saved", key)
+                return None
+            for outbound in turn.out:
+                outbound.case_id = state.case_id
+                await send(outbound)
+        return None
+
+
+def _who(event: Inbound) -> Who:
+    """Whom a check counts against: the person who wrote, else the thread."""
+    key = event.key
+    person = event.sender or (key.user if key.user != "-" else f"{key.channel}/{key.thread}")
+    return key.platform, key.workspace, person
 
 
 def _facts(state: State) -> tuple[object, ...]:
@@ -619,6 +728,8 @@ def _from_choice(value: str, step: str) -> Understanding:
         return Understanding("dont_know")
     if value == "skip":
         return Understanding("skip")
+    if value == "recheck":
+        return Understanding("affirm")  # "check again" while a refused check waits
     if value == "escalate":
         return Understanding("escalate")
     if step == "ask_client":

@@ -27,6 +27,7 @@ class Inbound:
     value: str | None = None  # the value of a choice they clicked
     event_id: str | None = None  # the platform's id, for dropping redeliveries
     locale: str | None = None  # "ja", "en-US", … as the platform reports it
+    sender: str | None = None  # who wrote, where the key does not say (a channel thread)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ class State:
     settings: dict[str, str] = field(default_factory=dict)
     settings_pending: list[str] = field(default_factory=list)  # protocols still to ask about
     diagnosis: dict[str, Any] | None = None  # the check's JSON
+    check_refused: bool = False  # the probe budget refused the check; it waits for a retry
     causes_shown: int = 0  # how many of the diagnosis' causes were presented
     tried: list[str] = field(default_factory=list)  # what the person was asked to do
     history: list[str] = field(default_factory=list)  # the last user turns, redacted

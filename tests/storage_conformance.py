@@ -286,6 +286,121 @@ class StoreConformance(ABC):
         outcomes = await asyncio.to_thread(race_in_processes, url, "claim", "evt")
         assert sorted(outcomes.values()) == ["lost"] * (len(outcomes) - 1) + ["won"]
 
+    # -- locks
+
+    async def test_lock_is_held_until_released_by_its_owner(self) -> None:
+        store = await self.open()
+        token = await store.acquire_lock("conv:a", ttl=30)
+        assert token
+        assert await store.acquire_lock("conv:a", ttl=30) is None
+        assert await store.acquire_lock("conv:b", ttl=30)  # another name is free
+        assert await store.release_lock("conv:a", "not-the-token") is False
+        assert await store.acquire_lock("conv:a", ttl=30) is None  # still held
+        assert await store.release_lock("conv:a", token) is True
+        assert await store.release_lock("conv:a", token) is False  # already free
+        again = await store.acquire_lock("conv:a", ttl=30)
+        assert again and again != token
+
+    async def test_lock_of_a_dead_holder_lapses(self) -> None:
+        # Redis lets keys lapse in real time, the others follow the clock: move both.
+        clock = FakeClock()
+        store = await self.open(clock)
+        token = await store.acquire_lock("conv:a", ttl=0.2)
+        assert token
+        clock.advance(0.1)
+        assert await store.acquire_lock("conv:a", ttl=0.2) is None
+        clock.advance(1)
+        await asyncio.sleep(0.3)
+        successor = await store.acquire_lock("conv:a", ttl=30)
+        assert successor
+        # The late first holder cannot free the lock its successor holds now.
+        assert await store.release_lock("conv:a", token) is False
+        assert await store.acquire_lock("conv:a", ttl=30) is None
+
+    async def test_concurrent_lock_one_wins(self) -> None:
+        stores = [await self.open()]
+        if self.shared:
+            stores.append(await self.open())
+        results = await asyncio.gather(
+            *(stores[i % len(stores)].acquire_lock("conv", 30) for i in range(10))
+        )
+        assert sum(1 for r in results if r) == 1
+
+    async def test_concurrent_locks_in_processes_one_wins(self) -> None:
+        url = self.store_url()
+        if url is None:
+            pytest.skip("no URL other processes can use")
+        await self.open(time.time)
+        outcomes = await asyncio.to_thread(race_in_processes, url, "lock", "conv")
+        assert sorted(outcomes.values()) == ["lost"] * (len(outcomes) - 1) + ["won"]
+
+    # -- rate limits and slots
+
+    async def test_rate_limit_counts_uses_in_a_sliding_window(self) -> None:
+        clock = FakeClock()
+        store = await self.open(clock)
+        assert await store.take_rate([("user:a", 2)], 60) == 0
+        clock.advance(10)
+        assert await store.take_rate([("user:a", 2)], 60) == 0
+        clock.advance(5)
+        # Full: room again when the first use is 60 s old, 45 s from now.
+        assert await store.take_rate([("user:a", 2)], 60) == pytest.approx(45)
+        assert await store.take_rate([("user:b", 2)], 60) == 0  # buckets are separate
+        clock.advance(45)
+        assert await store.take_rate([("user:a", 2)], 60) == 0
+        assert await store.take_rate([("user:a", 2)], 60) == pytest.approx(10)
+
+    async def test_rate_limit_is_all_or_nothing(self) -> None:
+        clock = FakeClock()
+        store = await self.open(clock)
+        team = ("team:t", 3)
+        assert await store.take_rate([("user:a", 5), team], 60) == 0
+        assert await store.take_rate([("user:b", 5), team], 60) == 0
+        assert await store.take_rate([("user:c", 5), team], 60) == 0
+        clock.advance(1)
+        # The team is full: user:d's use is not counted either.
+        assert await store.take_rate([("user:d", 1), team], 60) == pytest.approx(59)
+        clock.advance(59)
+        assert await store.take_rate([("user:d", 1), team], 60) == 0
+        assert await store.take_rate([("user:d", 1)], 60) == pytest.approx(60)
+
+    async def test_rate_limit_refuses_bad_limits(self) -> None:
+        store = await self.open()
+        for limits, window in (([("a", 0)], 60.0), ([("a", 1)], 0.0), ([("a", True)], 60.0)):
+            with pytest.raises(ValueError):
+                await store.take_rate(limits, window)  # type: ignore[arg-type]
+
+    async def test_concurrent_rate_limit_in_processes(self) -> None:
+        url = self.store_url()
+        if url is None:
+            pytest.skip("no URL other processes can use")
+        await self.open(time.time)
+        outcomes = await asyncio.to_thread(race_in_processes, url, "rate", "team:x", 2)
+        assert sorted(outcomes.values()) == ["lost"] * (len(outcomes) - 2) + ["won"] * 2
+
+    async def test_slots_are_limited_given_back_and_lapse(self) -> None:
+        clock = FakeClock()
+        store = await self.open(clock)
+        first = await store.take_slot("checks", 2, 30)
+        second = await store.take_slot("checks", 2, 30)
+        assert first and second and first != second
+        assert await store.take_slot("checks", 2, 30) is None
+        await store.release_slot("checks", first)
+        await store.release_slot("checks", "unknown")  # fine
+        third = await store.take_slot("checks", 2, 30)
+        assert third
+        assert await store.take_slot("checks", 2, 30) is None
+        clock.advance(31)  # neither was given back: they lapse
+        assert await store.take_slot("checks", 2, 30)
+
+    async def test_concurrent_slots_in_processes(self) -> None:
+        url = self.store_url()
+        if url is None:
+            pytest.skip("no URL other processes can use")
+        await self.open(time.time)
+        outcomes = await asyncio.to_thread(race_in_processes, url, "slot", "pool", 3)
+        assert sorted(outcomes.values()) == ["lost"] * (len(outcomes) - 3) + ["won"] * 3
+
     # -- lifecycle
 
     async def test_ping_close_and_use_after_close(self) -> None:
@@ -332,6 +447,12 @@ async def main(url, op, name, expected):
         sys.stdin.readline()
         if op == "claim":
             won = await store.claim_event(name)
+        elif op == "lock":
+            won = await store.acquire_lock(name, 60) is not None
+        elif op == "rate":
+            won = await store.take_rate([(name, int(expected))], 60) == 0
+        elif op == "slot":
+            won = await store.take_slot(name, int(expected), 60) is not None
         else:
             try:
                 await store.save(name, {"writer": os.getpid()}, 1, int(expected))

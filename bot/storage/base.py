@@ -7,8 +7,9 @@ remembers which platform event ids were already handled so redeliveries are igno
 from __future__ import annotations
 
 import json
+import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -58,6 +59,32 @@ class ConversationStore(ABC):
     async def claim_event(self, event_id: str, ttl: float = DEFAULT_EVENT_TTL) -> bool:
         """True the first time `event_id` is claimed, False for a redelivery within `ttl`
         seconds. Atomic across processes sharing the store."""
+
+    # -- coordination between replicas: locks, rate limits and a pool of slots
+
+    @abstractmethod
+    async def acquire_lock(self, name: str, ttl: float) -> str | None:
+        """A token if `name` was free (or its holder's lease ran out), else None. The lock
+        lapses after `ttl` seconds, so a holder that dies does not keep it."""
+
+    @abstractmethod
+    async def release_lock(self, name: str, token: str) -> bool:
+        """Free `name` if `token` still holds it; False (and nothing changed) otherwise."""
+
+    @abstractmethod
+    async def take_rate(self, limits: Sequence[tuple[str, int]], window: float) -> float:
+        """Count one use in every (bucket, limit) pair if each bucket saw fewer than `limit`
+        uses in the last `window` seconds, and return 0. Otherwise count nothing and return
+        the seconds until every bucket has room again. All or nothing, atomically."""
+
+    @abstractmethod
+    async def take_slot(self, pool: str, limit: int, ttl: float) -> str | None:
+        """A token for one of `limit` slots of `pool`, or None if all are taken. A slot not
+        given back lapses after `ttl` seconds."""
+
+    @abstractmethod
+    async def release_slot(self, pool: str, token: str) -> None:
+        """Give the slot back; an unknown or lapsed token is fine."""
 
     @abstractmethod
     async def expire_idle(self) -> int:
@@ -120,3 +147,17 @@ def check_ttl(name: str, ttl: float) -> float:
     if not ttl > 0:  # also rejects NaN
         raise ValueError(f"{name} must be a positive number of seconds, not {ttl!r}")
     return float(ttl)
+
+
+def check_limits(limits: Sequence[tuple[str, int]], window: float) -> list[tuple[str, int]]:
+    check_ttl("window", window)
+    checked = []
+    for bucket, limit in limits:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"the limit of {bucket!r} must be a positive int, not {limit!r}")
+        checked.append((bucket, limit))
+    return checked
+
+
+def new_token() -> str:
+    return secrets.token_hex(16)

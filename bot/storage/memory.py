@@ -7,6 +7,7 @@ kept as JSON text so callers see exactly what a persistent backend would give ba
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,10 +19,12 @@ from .base import (
     Record,
     StaleWrite,
     StoreUnavailable,
+    check_limits,
     check_save_args,
     check_ttl,
     decode_state,
     encode_state,
+    new_token,
 )
 
 EVENT_PURGE_INTERVAL = 600.0  # seconds between sweeps of expired event claims
@@ -43,6 +46,9 @@ class MemoryStore(ConversationStore):
         self._events: dict[str, float] = {}  # event id -> expires_at
         self._next_purge = 0.0
         self._closed = False
+        self._locks: dict[str, tuple[str, float]] = {}  # name -> (token, expires_at)
+        self._uses: dict[str, list[float]] = {}  # rate bucket -> times of uses
+        self._slots: dict[str, dict[str, float]] = {}  # pool -> token -> expires_at
 
     def _check_open(self) -> None:
         if self._closed:
@@ -99,6 +105,57 @@ class MemoryStore(ConversationStore):
             return False
         self._events[event_id] = now + ttl
         return True
+
+    async def acquire_lock(self, name: str, ttl: float) -> str | None:
+        self._check_open()
+        ttl = check_ttl("ttl", ttl)
+        now = self._clock()
+        held = self._locks.get(name)
+        if held is not None and held[1] > now:
+            return None
+        token = new_token()
+        self._locks[name] = (token, now + ttl)
+        return token
+
+    async def release_lock(self, name: str, token: str) -> bool:
+        self._check_open()
+        held = self._locks.get(name)
+        if held is None or held[0] != token or held[1] <= self._clock():
+            return False
+        del self._locks[name]
+        return True
+
+    async def take_rate(self, limits: Sequence[tuple[str, int]], window: float) -> float:
+        self._check_open()
+        checked = check_limits(limits, window)
+        now = self._clock()
+        wait = 0.0
+        for bucket, limit in checked:
+            uses = [t for t in self._uses.get(bucket, []) if t > now - window]
+            self._uses[bucket] = uses
+            if len(uses) >= limit:
+                wait = max(wait, uses[len(uses) - limit] + window - now)
+        if wait > 0:
+            return wait
+        for bucket, _limit in checked:
+            self._uses[bucket].append(now)
+        return 0.0
+
+    async def take_slot(self, pool: str, limit: int, ttl: float) -> str | None:
+        self._check_open()
+        check_limits([(pool, limit)], ttl)
+        now = self._clock()
+        slots = {t: exp for t, exp in self._slots.get(pool, {}).items() if exp > now}
+        self._slots[pool] = slots
+        if len(slots) >= limit:
+            return None
+        token = new_token()
+        slots[token] = now + ttl
+        return token
+
+    async def release_slot(self, pool: str, token: str) -> None:
+        self._check_open()
+        self._slots.get(pool, {}).pop(token, None)
 
     async def expire_idle(self) -> int:
         self._check_open()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Coroutine, Sequence
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
@@ -34,10 +34,12 @@ from .base import (
     Record,
     StaleWrite,
     StoreUnavailable,
+    check_limits,
     check_save_args,
     check_ttl,
     decode_state,
     encode_state,
+    new_token,
 )
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,48 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
 
+# KEYS[1] lock; ARGV token. Deletes the lock only if this token holds it.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# KEYS bucket sorted sets (member -> time of use); ARGV now, window, member, then the limits.
+# Returns "0" after counting one use in every bucket, or the seconds to wait (nothing counted).
+_TAKE_RATE = """
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local wait = 0
+for i, key in ipairs(KEYS) do
+    local limit = tonumber(ARGV[3 + i])
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+    if redis.call('ZCARD', key) >= limit then
+        local held = redis.call('ZREVRANGE', key, limit - 1, limit - 1, 'WITHSCORES')
+        wait = math.max(wait, tonumber(held[2]) + window - now)
+    end
+end
+if wait > 0 then
+    return tostring(wait)
+end
+for _, key in ipairs(KEYS) do
+    redis.call('ZADD', key, now, ARGV[3])
+    redis.call('PEXPIRE', key, math.ceil(window * 1000))
+end
+return "0"
+"""
+
+# KEYS[1] pool sorted set (token -> expiry); ARGV now, limit, token, expires_at, ttl_ms.
+_TAKE_SLOT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+    return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
 
 class RedisStore(ConversationStore):
     """Conversation store in the Redis database named by `url` (redis:// or rediss://).
@@ -146,6 +190,9 @@ class RedisStore(ConversationStore):
         self._expire_script = self._client.register_script(_EXPIRE)
         self._discard_script = self._client.register_script(_DISCARD)
         self._claim_script = self._client.register_script(_CLAIM)
+        self._release_script = self._client.register_script(_RELEASE)
+        self._rate_script = self._client.register_script(_TAKE_RATE)
+        self._slot_script = self._client.register_script(_TAKE_SLOT)
 
     # -- the interface
 
@@ -182,6 +229,37 @@ class RedisStore(ConversationStore):
             self._claim_script(keys=[key], args=[repr(now), repr(now + ttl), _millis(ttl)])
         )
         return bool(won)
+
+    async def acquire_lock(self, name: str, ttl: float) -> str | None:
+        # SET NX PX: Redis itself lets the lock lapse when its holder dies (in real time, not
+        # the injected clock).
+        ttl = check_ttl("ttl", ttl)
+        token = new_token()
+        key = self.prefix + "lock:" + name
+        won = await self._call(self._client.set(key, token, nx=True, px=_millis(ttl)))
+        return token if won else None
+
+    async def release_lock(self, name: str, token: str) -> bool:
+        key = self.prefix + "lock:" + name
+        return bool(await self._call(self._release_script(keys=[key], args=[token])))
+
+    async def take_rate(self, limits: Sequence[tuple[str, int]], window: float) -> float:
+        checked = check_limits(limits, window)
+        keys = [self.prefix + "rate:" + bucket for bucket, _ in checked]
+        args: list[str | int] = [repr(self._clock()), repr(float(window)), new_token()]
+        args += [limit for _, limit in checked]
+        wait = await self._call(self._rate_script(keys=keys, args=args))
+        return max(0.0, float(wait))
+
+    async def take_slot(self, pool: str, limit: int, ttl: float) -> str | None:
+        check_limits([(pool, limit)], ttl)
+        token, now = new_token(), self._clock()
+        args: list[str | int] = [repr(now), limit, token, repr(now + ttl), _millis(ttl)]
+        won = await self._call(self._slot_script(keys=[self.prefix + "slots:" + pool], args=args))
+        return token if won else None
+
+    async def release_slot(self, pool: str, token: str) -> None:
+        await self._call(self._client.zrem(self.prefix + "slots:" + pool, token))
 
     async def expire_idle(self) -> int:
         # Lapsed event claims need no sweep here: their key TTL removes them.

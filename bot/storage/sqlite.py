@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .base import (
@@ -24,10 +24,12 @@ from .base import (
     Record,
     StaleWrite,
     StoreUnavailable,
+    check_limits,
     check_save_args,
     check_ttl,
     decode_state,
     encode_state,
+    new_token,
 )
 
 log = logging.getLogger(__name__)
@@ -35,8 +37,9 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-STORE_SCHEMA = 1  # layout of the tables below, kept in PRAGMA user_version
+STORE_SCHEMA = 2  # layout of the tables below, kept in PRAGMA user_version
 EVENT_PURGE_INTERVAL = 600.0  # seconds between sweeps of expired event claims
+USES_KEPT = 86400.0  # rate-limit uses older than this are swept (windows are shorter)
 
 _TABLES = (
     """CREATE TABLE IF NOT EXISTS records (
@@ -52,6 +55,23 @@ _TABLES = (
         expires_at REAL NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS events_expires_at ON events (expires_at)",
+    # Layout 2: coordination between processes sharing the file.
+    """CREATE TABLE IF NOT EXISTS locks (
+        name TEXT PRIMARY KEY,
+        token TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS uses (
+        bucket TEXT NOT NULL,
+        at REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS uses_bucket_at ON uses (bucket, at)",
+    """CREATE TABLE IF NOT EXISTS slots (
+        pool TEXT NOT NULL,
+        token TEXT PRIMARY KEY,
+        expires_at REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS slots_pool ON slots (pool, expires_at)",
 )
 
 _COLUMNS = "key, state, schema, version, updated_at"
@@ -107,6 +127,30 @@ class SQLiteStore(ConversationStore):
     async def claim_event(self, event_id: str, ttl: float = DEFAULT_EVENT_TTL) -> bool:
         ttl = check_ttl("ttl", ttl)
         return await self._run(self._claim, event_id, ttl)
+
+    async def acquire_lock(self, name: str, ttl: float) -> str | None:
+        ttl = check_ttl("ttl", ttl)
+        token = new_token()
+        return token if await self._run(self._acquire, name, token, ttl) else None
+
+    async def release_lock(self, name: str, token: str) -> bool:
+        return await self._run(self._release, name, token)
+
+    async def take_rate(self, limits: Sequence[tuple[str, int]], window: float) -> float:
+        checked = check_limits(limits, window)
+        return await self._run(self._take_rate, checked, window)
+
+    async def take_slot(self, pool: str, limit: int, ttl: float) -> str | None:
+        check_limits([(pool, limit)], ttl)
+        token = new_token()
+        return token if await self._run(self._take_slot, pool, limit, token, ttl) else None
+
+    async def release_slot(self, pool: str, token: str) -> None:
+        await self._run(
+            lambda conn: conn.execute(
+                "DELETE FROM slots WHERE pool = ? AND token = ?", (pool, token)
+            )
+        )
 
     async def expire_idle(self) -> int:
         return await self._run(self._expire)
@@ -187,9 +231,79 @@ class SQLiteStore(ConversationStore):
         )
         return cur.rowcount == 1
 
+    def _acquire(self, conn: sqlite3.Connection, name: str, token: str, ttl: float) -> bool:
+        now = self._clock()
+        cur = conn.execute(
+            "INSERT INTO locks (name, token, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET token = excluded.token, "
+            "expires_at = excluded.expires_at WHERE locks.expires_at <= ?",
+            (name, token, now + ttl, now),
+        )
+        return cur.rowcount == 1
+
+    def _release(self, conn: sqlite3.Connection, name: str, token: str) -> bool:
+        cur = conn.execute(
+            "DELETE FROM locks WHERE name = ? AND token = ? AND expires_at > ?",
+            (name, token, self._clock()),
+        )
+        return cur.rowcount == 1
+
+    def _take_rate(
+        self, conn: sqlite3.Connection, limits: list[tuple[str, int]], window: float
+    ) -> float:
+        # One write transaction: the counts read are the counts other processes see.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            now = self._clock()
+            wait = 0.0
+            for bucket, limit in limits:
+                conn.execute(
+                    "DELETE FROM uses WHERE bucket = ? AND at <= ?", (bucket, now - window)
+                )
+                row = conn.execute(
+                    "SELECT at FROM uses WHERE bucket = ? ORDER BY at DESC LIMIT 1 OFFSET ?",
+                    (bucket, limit - 1),
+                ).fetchone()
+                if row is not None:  # `limit` uses or more: wait for the limit-th newest
+                    wait = max(wait, row[0] + window - now)
+            if wait <= 0:
+                conn.executemany(
+                    "INSERT INTO uses (bucket, at) VALUES (?, ?)", [(b, now) for b, _ in limits]
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return max(wait, 0.0)
+
+    def _take_slot(
+        self, conn: sqlite3.Connection, pool: str, limit: int, token: str, ttl: float
+    ) -> bool:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            now = self._clock()
+            conn.execute("DELETE FROM slots WHERE pool = ? AND expires_at <= ?", (pool, now))
+            (taken,) = conn.execute("SELECT count(*) FROM slots WHERE pool = ?", (pool,)).fetchone()
+            free = taken < limit
+            if free:
+                conn.execute(
+                    "INSERT INTO slots (pool, token, expires_at) VALUES (?, ?, ?)",
+                    (pool, token, now + ttl),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return bool(free)
+
     def _expire(self, conn: sqlite3.Connection) -> int:
         now = self._clock()
         conn.execute("DELETE FROM events WHERE expires_at <= ?", (now,))
+        conn.execute("DELETE FROM locks WHERE expires_at <= ?", (now,))
+        conn.execute("DELETE FROM slots WHERE expires_at <= ?", (now,))
+        conn.execute("DELETE FROM uses WHERE at <= ?", (now - USES_KEPT,))
         cur = conn.execute("DELETE FROM records WHERE updated_at < ?", (now - self.idle_ttl,))
         return cur.rowcount
 
