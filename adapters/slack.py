@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -25,6 +26,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.observing import ApiEvents, Unwatched
 from conversations.events import Choice, ConversationKey, Inbound, Outbound
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,21 @@ class _Thread:
     question_ts: str | None = None  # the last message with buttons
 
 
+class _Counted(AsyncRetryHandler):
+    """A slack_sdk retry handler that reports each retry it makes."""
+
+    def __init__(self, inner: AsyncRetryHandler, reason: str, events: ApiEvents) -> None:
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self.inner, self.reason, self.events = inner, reason, events
+
+    async def can_retry_async(self, **kwargs: Any) -> bool:
+        return await self.inner.can_retry_async(**kwargs)
+
+    async def prepare_for_next_attempt_async(self, **kwargs: Any) -> None:
+        self.events.api_retry("slack", self.reason)
+        await self.inner.prepare_for_next_attempt_async(**kwargs)
+
+
 class SlackAdapter:
     def __init__(
         self,
@@ -73,8 +90,10 @@ class SlackAdapter:
         dialogue: Dialogue,
         claim: Callable[[str], Awaitable[bool]],
         reads_as_problem: Callable[[str], bool] = lambda text: False,
+        events: ApiEvents | None = None,
     ) -> None:
         self.settings = settings
+        self.events: ApiEvents = events or Unwatched()
         self.dialogue = dialogue
         self.claim = claim  # once-only claim of an id, shared by every replica (the store)
         self.reads_as_problem = reads_as_problem
@@ -82,9 +101,13 @@ class SlackAdapter:
             token=settings.bot_token,
             base_url=settings.api_url,
             retry_handlers=[
-                AsyncConnectionErrorRetryHandler(),
-                AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-                AsyncServerErrorRetryHandler(max_retry_count=2),
+                _Counted(AsyncConnectionErrorRetryHandler(), "connection", self.events),
+                _Counted(
+                    AsyncRateLimitErrorRetryHandler(max_retry_count=3), "rate_limited", self.events
+                ),
+                _Counted(
+                    AsyncServerErrorRetryHandler(max_retry_count=2), "server_error", self.events
+                ),
             ],
         )
         self.app = AsyncApp(
@@ -223,6 +246,7 @@ class SlackAdapter:
                 channel=channel, ts=message["ts"], blocks=blocks, text=message.get("text", "")
             )
         except SlackApiError as exc:
+            self.events.api_error("slack", str(exc.response.get("error")))
             log.warning("slack: could not replace the buttons: %s", exc.response.get("error"))
 
     async def _on_command(
@@ -250,6 +274,7 @@ class SlackAdapter:
                     channel=channel, text=f"{opening} (<@{user}>)"
                 )
             except SlackApiError as exc:
+                self.events.api_error("slack", str(exc.response.get("error")))
                 log.warning("slack: /mail-doctor in %s: %s", channel, exc.response.get("error"))
                 await respond(
                     "このチャンネルに mail-doctor を招待してください(/invite @mail-doctor)。"
@@ -274,10 +299,25 @@ class SlackAdapter:
 
     # -- outbound ----------------------------------------------------------------------------------
 
+    def sender(self, key: ConversationKey) -> Callable[[Outbound], Awaitable[None]] | None:
+        """How to reply in `key`'s conversation (for work another replica left unfinished)."""
+        return self._send if key.platform == "slack" else None
+
+    def _thread(self, key: str) -> _Thread | None:
+        """Where replies for `key` go: known from the event, or read from the key itself (a
+        conversation another replica started)."""
+        if key not in self._threads:
+            parsed = ConversationKey.parse(key)
+            if parsed is None or parsed.platform != "slack":
+                return None
+            thread_ts = None if parsed.thread == "-" else parsed.thread
+            self._threads[key] = _Thread(parsed.channel, thread_ts)
+        return self._threads[key]
+
     async def _send(self, out: Outbound) -> None:
         if out.kind == "retract":
             return  # a bot token cannot delete a person's message; the warning says to
-        thread = self._threads.get(out.thread)
+        thread = self._thread(out.thread)
         if thread is None:
             log.error("slack: no thread known for %s; message dropped", out.thread)
             return
@@ -303,6 +343,7 @@ class SlackAdapter:
             )
         except SlackApiError as exc:
             # The client retries 429 and 5xx; what is left is recorded, not lost silently.
+            self.events.api_error("slack", str(exc.response.get("error")))
             log.error(
                 "slack: could not post to %s (%s): %s",
                 out.thread,
@@ -318,6 +359,7 @@ class SlackAdapter:
             try:
                 await self._escalate(thread, out)
             except SlackApiError as exc:
+                self.events.api_error("slack", str(exc.response.get("error")))
                 log.error(
                     "slack: case %s could not be handed over to %s: %s",
                     out.case_id,

@@ -27,6 +27,7 @@ from telegram.ext import (
     filters,
 )
 
+from adapters.observing import ApiEvents, Unwatched
 from conversations.events import Choice, ConversationKey, Inbound, Outbound
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,10 @@ class TelegramAdapter:
         settings: TelegramSettings,
         dialogue: Dialogue,
         claim: Callable[[str], Awaitable[bool]],
+        events: ApiEvents | None = None,
     ) -> None:
         self.settings = settings
+        self.events: ApiEvents = events or Unwatched()
         self.dialogue = dialogue
         self.claim = claim
         self.app: Application[Any, Any, Any, Any, Any, Any] = (
@@ -233,8 +236,26 @@ class TelegramAdapter:
 
     # -- outbound ----------------------------------------------------------------------------------
 
+    def sender(self, key: ConversationKey) -> Callable[[Outbound], Awaitable[None]] | None:
+        """How to reply in `key`'s conversation (for work another replica left unfinished)."""
+        ours = key.platform == "telegram" and key.workspace == str(self.app.bot.id)
+        return self._send if ours else None
+
+    def _chat(self, key: str) -> _Chat | None:
+        """Where replies for `key` go: known from the update, or read from the key itself."""
+        if key not in self._chats:
+            parsed = ConversationKey.parse(key)
+            if parsed is None or parsed.platform != "telegram":
+                return None
+            try:
+                chat_id, topic = int(parsed.channel), int(parsed.thread)
+            except ValueError:
+                return None
+            self._chats[key] = _Chat(chat_id, topic or None)
+        return self._chats[key]
+
     async def _send(self, out: Outbound) -> None:
-        chat = self._chats.get(out.thread)
+        chat = self._chat(out.thread)
         if chat is None:
             log.error("telegram: no chat known for %s; message dropped", out.thread)
             return
@@ -264,17 +285,21 @@ class TelegramAdapter:
                     chat.refs[name] = message.message_id
                 return
             except RetryAfter as exc:  # Telegram said how long to wait: wait that long
+                self.events.api_retry("telegram", "rate_limited")
                 await asyncio.sleep(_seconds(exc.retry_after))
             except BadRequest as exc:
                 if "not modified" in exc.message.lower():
                     return
+                self.events.api_error("telegram", "bad_request")
                 log.error("telegram: case %s: %s", out.case_id, exc.message)
                 return
             except TelegramError as exc:
+                self.events.api_retry("telegram", type(exc).__name__)
                 log.warning(
                     "telegram: case %s: attempt %d failed: %s", out.case_id, attempt + 1, exc
                 )
                 await asyncio.sleep(0.5 * (attempt + 1))
+        self.events.api_error("telegram", "undelivered")
         log.error("telegram: case %s: a message could not be delivered", out.case_id)
 
     async def _delete_inbound(self, chat: _Chat) -> None:

@@ -7,20 +7,62 @@ other platforms' webhooks and the health endpoints share the same server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import os
-from collections.abc import Mapping
+import signal
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
 from adapters.slack import SlackAdapter, SlackSettings
 from adapters.telegram import TelegramAdapter, TelegramSettings
-from bot.storage import ConversationStore, open_store
+from bot import logs
+from bot.budget import Budget, BudgetError, Limits
+from bot.config import ConfigError, Settings
+from bot.metrics import CONTENT_TYPE, Metrics
+from bot.probes.result import ProbeResult
+from bot.storage import ConversationStore, StoreUnavailable, open_store
+from conversations.checking import run_check
 from conversations.dialogue import Dialogue
+from conversations.events import ConversationKey, Inbound, Outbound
 from conversations.understanding import understand
 
 log = logging.getLogger(__name__)
+
+Send = Callable[[Outbound], Awaitable[None]]
+LEASE_MARGIN = 30.0  # a check's lease and budget slot outlast its deadline by this much
+SWEEP_INTERVAL = 10.0  # seconds between looks for checks a dead replica left unfinished
+EXPIRE_INTERVAL = 3600.0  # seconds between sweeps of idle conversations
+
+
+class MeasuredDialogue:
+    """The dialogue as the adapters see it, counting what goes in and out for /metrics."""
+
+    def __init__(self, dialogue: Dialogue, metrics: Metrics) -> None:
+        self.dialogue, self.metrics = dialogue, metrics
+
+    def measured(self, platform: str, send: Send) -> Send:
+        async def counted(out: Outbound) -> None:
+            await send(out)
+            self.metrics.sent(platform, out.kind, out.result)
+
+        return counted
+
+    async def handle(self, event: Inbound, send: Send) -> None:
+        self.metrics.received(event.key.platform)
+        await self.dialogue.handle(event, self.measured(event.key.platform, send))
+
+    async def status(self, key: ConversationKey) -> str | None:
+        return await self.dialogue.status(key)
+
+    async def step(self, key: ConversationKey) -> str | None:
+        return await self.dialogue.step(key)
+
+
+DIALOGUE = web.AppKey("dialogue", MeasuredDialogue)
 
 
 class ServeError(ValueError):
@@ -66,18 +108,36 @@ def telegram_settings(env: Mapping[str, str]) -> TelegramSettings | None:
 
 
 def build_app(
-    store: ConversationStore, env: Mapping[str, str]
+    store: ConversationStore, env: Mapping[str, str], metrics: Metrics | None = None
 ) -> tuple[web.Application, list[SlackAdapter | TelegramAdapter]]:
-    dialogue = Dialogue(store)
+    metrics = metrics or Metrics()
+    try:
+        limits, timeout = Limits.from_env(env), Settings.from_env(env).timeout
+    except (BudgetError, ConfigError) as exc:
+        raise ServeError(str(exc)) from None
+
+    def observe(result: ProbeResult) -> None:
+        seconds = sum(stage.ms for stage in result.stages) / 1000
+        metrics.probe(str(result.endpoint.protocol), seconds)
+
+    dialogue = Dialogue(
+        store,
+        functools.partial(run_check, observe=observe),
+        budget=Budget(store, limits, slot_ttl=timeout + LEASE_MARGIN),
+        check_lease=timeout + LEASE_MARGIN,
+    )
+    measured = MeasuredDialogue(dialogue, metrics)
     app = web.Application(client_max_size=1024 * 1024)
+    app[DIALOGUE] = measured
     adapters: list[SlackAdapter | TelegramAdapter] = []
     slack = slack_settings(env)
     if slack is not None:
         adapter = SlackAdapter(
             slack,
-            dialogue,
+            measured,
             store.claim_event,
             reads_as_problem=lambda text: understand(text).intent == "report_problem",
+            events=metrics,
         )
         adapters.append(adapter)
 
@@ -90,7 +150,7 @@ def build_app(
 
     telegram = telegram_settings(env)
     if telegram is not None:
-        bot = TelegramAdapter(telegram, dialogue, store.claim_event)
+        bot = TelegramAdapter(telegram, measured, store.claim_event, events=metrics)
         adapters.append(bot)
 
         async def telegram_webhook(request: web.Request) -> web.Response:
@@ -110,20 +170,82 @@ def build_app(
         ready = await store.ping()
         return web.json_response({"ok": ready}, status=200 if ready else 503)
 
+    async def metrics_page(request: web.Request) -> web.Response:
+        try:
+            body = await metrics.render(store)
+        except StoreUnavailable as exc:
+            log.warning("metrics: %s", exc)
+            return web.Response(status=503, text="the conversation store is unavailable\n")
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_page)
     return app, adapters
+
+
+def send_for(
+    adapters: list[SlackAdapter | TelegramAdapter], measured: MeasuredDialogue
+) -> Callable[[ConversationKey], Send | None]:
+    """How to reply in a conversation some replica started: through the adapter it is on."""
+
+    def find(key: ConversationKey) -> Send | None:
+        for adapter in adapters:
+            send = adapter.sender(key)
+            if send is not None:
+                return measured.measured(key.platform, send)
+        return None
+
+    return find
+
+
+async def sweep(
+    store: ConversationStore,
+    measured: MeasuredDialogue,
+    adapters: list[SlackAdapter | TelegramAdapter],
+    interval: float = SWEEP_INTERVAL,
+) -> None:
+    """Forever: resume checks whose replica died, and now and then forget idle conversations."""
+    find = send_for(adapters, measured)
+    next_expiry = 0.0
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            resumed = await measured.dialogue.resume_stalled(find)
+            if resumed:
+                log.info("resumed %d check(s) a stopped replica left unfinished", resumed)
+            if loop.time() >= next_expiry:
+                next_expiry = loop.time() + EXPIRE_INTERVAL
+                expired = await store.expire_idle()
+                if expired:
+                    log.info("forgot %d idle conversation(s)", expired)
+        except StoreUnavailable as exc:
+            log.warning("sweep: %s", exc)
+        except Exception:
+            log.exception("sweep failed")
+        await asyncio.sleep(interval)
 
 
 async def serve(env: Mapping[str, str] | None = None) -> None:
     env = os.environ if env is None else env
-    hours = env.get("MAIL_DOCTOR_IDLE_HOURS", "24")
+    try:
+        logs.configure(
+            env.get("MAIL_DOCTOR_LOG_LEVEL") or "INFO", env.get("MAIL_DOCTOR_LOG_FORMAT") or "json"
+        )
+    except logs.LogConfigError as exc:
+        raise ServeError(str(exc)) from None
+    hours = env.get("MAIL_DOCTOR_IDLE_HOURS") or "24"
     try:
         idle = float(hours) * 3600
     except ValueError:
         idle = -1.0
-    if idle <= 0:
+    if not idle > 0:
         raise ServeError(f"MAIL_DOCTOR_IDLE_HOURS: {hours!r} is not a positive number of hours")
+    port_text = env.get("MAIL_DOCTOR_HTTP_PORT") or "3000"
+    port = int(port_text) if port_text.isdigit() else 0
+    if not 0 < port < 65536:
+        raise ServeError(f"MAIL_DOCTOR_HTTP_PORT: {port_text!r} is not a port number")
+    host = env.get("MAIL_DOCTOR_HTTP_HOST") or "0.0.0.0"
     # A configuration error is told before anything starts.
     if slack_settings(env) is None and telegram_settings(env) is None:
         raise ServeError(
@@ -132,14 +254,17 @@ async def serve(env: Mapping[str, str] | None = None) -> None:
         )
     store = open_store(env.get("MAIL_DOCTOR_STORE"), idle_ttl=idle)
     app, adapters = build_app(store, env)
-    host = env.get("MAIL_DOCTOR_HTTP_HOST", "0.0.0.0")
-    port = int(env.get("MAIL_DOCTOR_HTTP_PORT", "3000"))
     runner = web.AppRunner(app)
     await runner.setup()
     sockets = [
         a.socket_mode() for a in adapters if isinstance(a, SlackAdapter) and a.settings.app_token
     ]
     telegrams = [a for a in adapters if isinstance(a, TelegramAdapter)]
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # docker stop, kubectl, systemctl, Ctrl-C
+        loop.add_signal_handler(signum, stopping.set)
+    sweeper: asyncio.Task[None] | None = None
     try:
         try:
             await web.TCPSite(runner, host, port).start()
@@ -150,8 +275,16 @@ async def serve(env: Mapping[str, str] | None = None) -> None:
             await handler.connect_async()
         for bot in telegrams:
             await bot.start(polling=not bot.settings.webhook_url)
-        await asyncio.Event().wait()
+        sweeper = asyncio.create_task(sweep(store, app[DIALOGUE], adapters))
+        await stopping.wait()
+        log.info("mail-doctor stopping: finishing the work in hand")
     finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         for bot in telegrams:
             await bot.stop()
         for handler in sockets:

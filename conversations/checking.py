@@ -46,8 +46,12 @@ def build_request(state: State, timeout: float) -> CheckRequest:
     )
 
 
-async def run_check(state: State, progress: Progress) -> dict[str, Any] | None:
-    """The check's JSON in the conversation's language; None when the address is unusable."""
+async def run_check(
+    state: State, progress: Progress, observe: Callable[[ProbeResult], None] | None = None
+) -> dict[str, Any] | None:
+    """The check's JSON in the conversation's language; None when the address is unusable.
+
+    `observe` sees every probe's result as it finishes (the metrics' probe latencies)."""
     settings = Settings.from_env()
     try:
         request = build_request(state, settings.timeout)
@@ -59,6 +63,8 @@ async def run_check(state: State, progress: Progress) -> dict[str, Any] | None:
         if event == "probe_done":
             result = data["result"]
             assert isinstance(result, ProbeResult)
+            if observe is not None:
+                observe(result)
             mark = "✓" if result.ok else "✗"
             label = t(f"protocol.{result.endpoint.protocol}", state.lang)
             endpoint = result.endpoint

@@ -8,6 +8,7 @@ digression a push and a pop: answer the question, then ask the step's question a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,7 @@ from typing import Any
 
 from bot.budget import Admission, Budget
 from bot.explain import explain, render_text
+from bot.logs import bind
 from bot.storage import ConversationStore, StaleWrite
 from bot.storage.locks import held
 from conversations import texts
@@ -202,6 +204,7 @@ class Dialogue:
             for _attempt in range(SAVE_RETRIES):
                 record = await self.store.load(key)
                 turn = Turn(self._state_from(record, event), key)
+                bind(conversation=key, case=turn.state.case_id)
                 was_diagnosing = turn.state.step == "diagnosing"
                 if was_diagnosing and turn.state.status == "open" and lease is None:
                     # Nobody holds the check's lease: the replica running it died, or the
@@ -242,6 +245,46 @@ class Dialogue:
             if lease is None:
                 return  # an earlier check of this case still runs; it sees the new facts
         await self._diagnose(key, started[0], started[1], send, lease, _who(event))
+
+    async def resume_stalled(self, send_for: Callable[[ConversationKey], Send | None]) -> int:
+        """Run again the checks whose replica died, without waiting for the person to write.
+
+        A check is stalled when its conversation is at "diagnosing" and nobody holds its
+        lease. Refused checks wait for the person instead. Returns how many were resumed."""
+        runs = []
+        for record in await self.store.list_records():
+            state = record.state
+            if state.get("step") != "diagnosing" or state.get("status", "open") != "open":
+                continue
+            if state.get("check_refused"):
+                continue
+            key = ConversationKey.parse(record.key)
+            send = send_for(key) if key is not None else None
+            if key is None or send is None:
+                continue
+            lease = await self.store.acquire_lock(f"check:{record.key}", self.check_lease)
+            if lease is None:
+                continue  # running somewhere, or another replica's sweep took it
+            current = await self.store.load(record.key)
+            if current is None or current.state.get("step") != "diagnosing":
+                await self.store.release_lock(f"check:{record.key}", lease)
+                continue
+            turn = Turn(State.from_dict(current.state), record.key)
+            self._announce_rerun(turn)
+            for outbound in turn.out:
+                outbound.case_id = turn.state.case_id
+                await send(outbound)
+            who = (key.platform, key.workspace, key.user if key.user != "-" else key.thread)
+            runs.append(self._resume(record.key, turn.state, current.version, send, lease, who))
+        await asyncio.gather(*runs)  # each in a task of its own, with its own log context
+        return len(runs)
+
+    async def _resume(
+        self, key: str, state: State, version: int, send: Send, lease: str, who: Who
+    ) -> None:
+        bind(conversation=key, case=state.case_id)
+        log.info("resuming a check its replica left unfinished")
+        await self._diagnose(key, state, version, send, lease, who)
 
     def _announce_rerun(self, turn: Turn) -> None:
         state = turn.state

@@ -19,6 +19,12 @@ class ConversationKey:
     def __str__(self) -> str:
         return ":".join((self.platform, self.workspace, self.channel, self.thread, self.user))
 
+    @classmethod
+    def parse(cls, text: str) -> ConversationKey | None:
+        """The key `str(key)` gave, or None for text that is not one."""
+        parts = text.split(":")
+        return cls(*parts) if len(parts) == 5 and all(parts) else None
+
 
 @dataclass(frozen=True)
 class Inbound:
