@@ -33,7 +33,11 @@ from conversations.understanding import understand
 log = logging.getLogger(__name__)
 
 Send = Callable[[Outbound], Awaitable[None]]
-LEASE_MARGIN = 30.0  # a check's lease and budget slot outlast its deadline by this much
+
+def check_lease(timeout: float) -> float:
+    """How long a check holds its conversation and budget slot: its deadline, time to report,
+    and a margin. A replica that dies mid-check loses them after this long."""
+    return 2 * timeout + 10
 SWEEP_INTERVAL = 10.0  # seconds between looks for checks a dead replica left unfinished
 EXPIRE_INTERVAL = 3600.0  # seconds between sweeps of idle conversations
 
@@ -123,8 +127,8 @@ def build_app(
     dialogue = Dialogue(
         store,
         functools.partial(run_check, observe=observe),
-        budget=Budget(store, limits, slot_ttl=timeout + LEASE_MARGIN),
-        check_lease=timeout + LEASE_MARGIN,
+        budget=Budget(store, limits, slot_ttl=check_lease(timeout)),
+        check_lease=check_lease(timeout),
     )
     measured = MeasuredDialogue(dialogue, metrics)
     app = web.Application(client_max_size=1024 * 1024)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from mailnet import MailNet, NetnsError, enter_private_netns
+from mailnet.redis import RedisServer
 
 _netns_error: NetnsError | None = None
 try:
@@ -48,3 +49,13 @@ def mail_env(mailnet: MailNet, monkeypatch: pytest.MonkeyPatch) -> MailNet:
         monkeypatch.setenv(key, value)
     mailnet.clear_http_requests()
     return mailnet
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server for the whole run (the Redis store and the replica tests)."""
+    server = RedisServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -17,15 +17,6 @@ from bot.storage import Clock, ConversationStore, StoreUnavailable, open_store
 from bot.storage.redis import RedisStore, describe_url, glob_escape
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> Iterator[str]:
     """The URL of an empty database on the test server."""
