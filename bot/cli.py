@@ -105,6 +105,27 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="measure on a labelled JSONL case set (default: the one shipped)",
     )
+    cases = commands.add_parser(
+        "cases",
+        help="list the helpdesk's cases, or the most common causes (--summary)",
+        description="The cases in the conversation store (MAIL_DOCTOR_STORE), newest first, "
+        "without anything the people wrote; with --summary, the most common likely causes of "
+        "the cases updated in the last --since days (default 7).",
+    )
+    cases.add_argument(
+        "--status", choices=["open", "escalated", "closed"], help="only cases with this status"
+    )
+    cases.add_argument("--json", action="store_true", help="print JSON on stdout")
+    cases.add_argument(
+        "--since",
+        type=float,
+        metavar="DAYS",
+        help="only cases updated in the last DAYS days (default: all; 7 with --summary)",
+    )
+    cases.add_argument(
+        "--summary", action="store_true", help="count the likely causes instead of listing"
+    )
+    cases.add_argument("--lang", choices=["ja", "en"], help="language (default: locale)")
     return parser
 
 
@@ -173,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         return _explain(args)
     if args.command == "serve":
         return _serve()
+    if args.command == "cases":
+        return _cases(args)
     return _check(args)
 
 
@@ -287,6 +310,54 @@ def _parse(args: argparse.Namespace) -> int:
     else:
         for key, value in understood.to_json().items():
             print(f"{key}: {value}")
+    return EXIT_OK
+
+
+def _cases(args: argparse.Namespace) -> int:
+    import math
+    import time
+
+    from bot import cases
+    from bot.storage import Record, StoreUnavailable, open_store
+
+    lang: Lang = args.lang or default_lang()
+    days = args.since
+    if days is not None and not (math.isfinite(days) and days > 0):
+        print(cases.message("since_invalid", lang, value=days), file=sys.stderr)
+        return EXIT_USAGE
+    if days is None and args.summary:
+        days = cases.SUMMARY_DAYS
+
+    async def load(idle_ttl: float) -> list[Record]:
+        store = open_store(os.environ.get("MAIL_DOCTOR_STORE"), idle_ttl=idle_ttl)
+        try:
+            return await store.list_records()
+        finally:
+            await store.close()
+
+    try:
+        idle_ttl = _idle_ttl()
+        records = asyncio.run(load(idle_ttl))
+    except ValueError as exc:
+        print(t("input.config", lang, detail=str(exc)), file=sys.stderr)
+        return EXIT_USAGE
+    except StoreUnavailable as exc:
+        print(cases.message("store_unavailable", lang, detail=str(exc)), file=sys.stderr)
+        return EXIT_USAGE
+    note = cases.retention_note(days, idle_ttl, lang)
+    if note:
+        print(note, file=sys.stderr)
+    print(
+        cases.output(
+            records,
+            lang=lang,
+            now=time.time(),
+            status=args.status,
+            days=days,
+            summary=args.summary,
+            as_json=args.json,
+        )
+    )
     return EXIT_OK
 
 

@@ -113,4 +113,3 @@ class Metrics:
             for (step, status), count in tally.items():
                 self.conversations.labels(step, status).set(count)
         return generate_latest(self.registry)
-

@@ -245,3 +245,11 @@ async def test_telegram_updates_delivered_to_both_replicas_are_answered_once(
         after = await _settled(lambda: len(tg.sent(chat)), before)
         new = tg.sent(chat)[before:after]
         assert len([m for m in new if step_word in m.get("text", "")]) == 1, new
+
+
+async def test_sigterm_stops_a_replica_cleanly(cluster: Cluster) -> None:
+    a, b = cluster.replicas
+    a.proc.send_signal(signal.SIGTERM)  # docker stop, kubectl delete pod, systemctl stop
+    assert await asyncio.to_thread(a.proc.wait, 15) == 0
+    assert "Traceback" not in a.log.read_text()
+    await b.ready()  # the other one serves on
