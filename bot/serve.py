@@ -131,6 +131,13 @@ def build_app(
         check_lease=check_lease(timeout),
     )
     measured = MeasuredDialogue(dialogue, metrics)
+
+    async def claim(event_id: str) -> bool:
+        try:
+            return await store.claim_event(event_id)
+        except StoreUnavailable:
+            return True  # let it through: the dialogue tells the person to try again soon
+
     app = web.Application(client_max_size=1024 * 1024)
     app[DIALOGUE] = measured
     adapters: list[SlackAdapter | TelegramAdapter] = []
@@ -139,7 +146,7 @@ def build_app(
         adapter = SlackAdapter(
             slack,
             measured,
-            store.claim_event,
+            claim,
             reads_as_problem=lambda text: understand(text).intent == "report_problem",
             events=metrics,
         )
@@ -154,7 +161,7 @@ def build_app(
 
     telegram = telegram_settings(env)
     if telegram is not None:
-        bot = TelegramAdapter(telegram, measured, store.claim_event, events=metrics)
+        bot = TelegramAdapter(telegram, measured, claim, events=metrics)
         adapters.append(bot)
 
         async def telegram_webhook(request: web.Request) -> web.Response:

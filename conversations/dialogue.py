@@ -9,6 +9,7 @@ digression a push and a pop: answer the question, then ask the step's question a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ from typing import Any
 from bot.budget import Admission, Budget
 from bot.explain import explain, render_text
 from bot.logs import bind
-from bot.storage import ConversationStore, StaleWrite
+from bot.storage import ConversationStore, StaleWrite, StoreUnavailable
 from bot.storage.locks import held
 from conversations import texts
 from conversations.checking import CheckRunner, run_check
@@ -180,13 +181,23 @@ class Dialogue:
             return
 
     async def status(self, key: ConversationKey) -> str | None:
-        """open | escalated | closed, or None when there is no conversation under the key."""
-        record = await self.store.load(str(key))
+        """open | escalated | closed, or None when there is no conversation under the key.
+
+        "open" while the store cannot be reached, so the message goes on to `handle`, which
+        tells the person."""
+        try:
+            record = await self.store.load(str(key))
+        except StoreUnavailable:
+            return "open"
         return str(record.state.get("status", "open")) if record else None
 
     async def step(self, key: ConversationKey) -> str | None:
-        """The step the conversation is on (a button from an older step is stale)."""
-        record = await self.store.load(str(key))
+        """The step the conversation is on (a button from an older step is stale); None if
+        unknown (or the store cannot be reached)."""
+        try:
+            record = await self.store.load(str(key))
+        except StoreUnavailable:
+            return None
         return str(record.state.get("step")) if record else None
 
     async def handle(self, event: Inbound, send: Send) -> None:
@@ -194,7 +205,20 @@ class Dialogue:
 
         The turn holds the conversation's lock, so replicas take one conversation's messages
         one at a time; the check a turn starts runs after the lock is given back, so the
-        person can still write (「やめる」, a correction) while it runs."""
+        person can still write (「やめる」, a correction) while it runs.
+
+        While the store cannot be reached nothing is written (so nothing is half-written) and
+        the person is asked to send the message again in a minute."""
+        try:
+            await self._handle(event, send)
+        except StoreUnavailable as exc:
+            log.error("conversation store unavailable: %s", exc)
+            lang = lang_of(event.locale)
+            await send(
+                Outbound(str(event.key), "message", "", texts.message("store_unavailable", lang))
+            )
+
+    async def _handle(self, event: Inbound, send: Send) -> None:
         if event.event_id and not await self.store.claim_event(event.event_id):
             return
         key = str(event.key)
@@ -610,9 +634,17 @@ class Dialogue:
             again: tuple[State, int] | None = (state, version)
             while again is not None:
                 again = await self._check_once(key, *again, send, who)
+        except StoreUnavailable as exc:
+            # The result cannot be kept: the conversation stays at "diagnosing", and once the
+            # store is back the lease lapses and the check runs again (the sweeper, or the
+            # person's next message).
+            log.error("conversation store unavailable during a check: %s", exc)
+            text = texts.message("store_unavailable_check", state.lang)
+            await send(Outbound(key, "message", "diagnosing", text, case_id=state.case_id))
         finally:
             if lease is not None:
-                await self.store.release_lock(f"check:{key}", lease)
+                with contextlib.suppress(StoreUnavailable):
+                    await self.store.release_lock(f"check:{key}", lease)
 
     async def _check_once(
         self, key: str, state: State, version: int, send: Send, who: Who

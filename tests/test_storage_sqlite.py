@@ -191,10 +191,12 @@ async def test_locked_database_is_unavailable_quickly(db: Path) -> None:
             # WAL lets readers carry on while someone else writes.
             loaded = await store.load("k")
             assert loaded is not None and loaded.state == {"v": 1}
-            assert await store.ping()
+            # Not ready: reading works, but every message would fail to be saved.
+            assert await store.ping() is False
         finally:
             blocker.execute("ROLLBACK")
             blocker.close()
+        assert await store.ping() is True
         assert (await store.save("k", {"v": 2}, 1, 1)).version == 2
     finally:
         await store.close()
@@ -215,6 +217,7 @@ async def test_full_disk_is_unavailable(db: Path) -> None:
             await store.save("big", {"blob": "x" * 200_000}, 1, 0)
         assert await store.load("small") == saved
         assert await store.load("big") is None
+        assert await store.ping() is False  # not ready: a page's worth cannot be written
 
 
 class ReadOnlyStore(SQLiteStore):

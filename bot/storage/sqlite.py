@@ -39,6 +39,7 @@ T = TypeVar("T")
 
 STORE_SCHEMA = 2  # layout of the tables below, kept in PRAGMA user_version
 EVENT_PURGE_INTERVAL = 600.0  # seconds between sweeps of expired event claims
+PING_ROW = "\x00ping"  # a lock name no caller can use (names come from conversation keys)
 USES_KEPT = 86400.0  # rate-limit uses older than this are swept (windows are shorter)
 
 _TABLES = (
@@ -162,7 +163,7 @@ class SQLiteStore(ConversationStore):
         if self._closed:
             return False
         try:
-            await self._run(lambda conn: conn.execute("SELECT 1 FROM records LIMIT 1").fetchall())
+            await self._run(self._probe_write)
         except StoreUnavailable as exc:
             log.warning("%s", exc)
             return False
@@ -230,6 +231,16 @@ class SQLiteStore(ConversationStore):
             (event_id, now + ttl, now),
         )
         return cur.rowcount == 1
+
+    def _probe_write(self, conn: sqlite3.Connection) -> None:
+        # A real write of a page's worth, committed and removed: reading alone succeeds on a
+        # full disk or a file another process has locked, where every save would fail.
+        conn.execute(
+            "INSERT OR REPLACE INTO locks (name, token, expires_at) "
+            "VALUES (?, hex(randomblob(2048)), 0)",
+            (PING_ROW,),
+        )
+        conn.execute("DELETE FROM locks WHERE name = ?", (PING_ROW,))
 
     def _acquire(self, conn: sqlite3.Connection, name: str, token: str, ttl: float) -> bool:
         now = self._clock()

@@ -1,0 +1,187 @@
+"""The store goes away in the middle of conversations — Redis restarted, the SQLite file locked by
+another process or its disk full: the person is told to try again shortly, /readyz says not
+ready, nothing is half-written, and once the store is back the conversation goes on where it was."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest_asyncio
+from aiohttp import web
+from fakeslack import FakeSlack
+from fakeslack.events import message_event, post_to_app
+from mailnet.redis import RedisServer
+
+from bot.serve import build_app
+from bot.storage import ConversationStore, SQLiteStore
+from bot.storage.redis import RedisStore
+
+SECRET = "store-failure-secret"
+_ts = itertools.count(1)
+UNAVAILABLE = "もう一度送ってください"  # …「1〜2分ほどしてから、もう一度送ってください。」
+
+
+@dataclass
+class Bot:
+    url: str
+    fake: FakeSlack
+    adapter: Any
+
+    async def say(self, text: str) -> list[str]:
+        before = len(self.fake.posted(channel="D1"))
+        ts = f"1700009000.{next(_ts):06d}"
+        status, _, _ = await post_to_app(
+            f"{self.url}/slack/events", message_event(text, "D1", "U1", ts), None, SECRET
+        )
+        assert status == 200  # acknowledged at once, whatever the store does
+        await self.adapter.drain()
+        return [m.get("text", "") for m in self.fake.posted(channel="D1")[before:]]
+
+    async def ready(self) -> int:
+        async with aiohttp.ClientSession() as session, session.get(f"{self.url}/readyz") as r:
+            return r.status
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def serving(mail_env: Any) -> AsyncIterator[Any]:
+    started: list[tuple[web.AppRunner, Any]] = []
+
+    async def serve(store: ConversationStore) -> Bot:
+        fake = await FakeSlack().__aenter__()
+        env = {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET}
+        env["SLACK_API_URL"] = fake.base_url
+        app, adapters = build_app(store, env)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        started.append((runner, fake))
+        return Bot(f"http://127.0.0.1:{runner.addresses[0][1]}", fake, adapters[0])
+
+    yield serve
+    for runner, fake in started:
+        await runner.cleanup()
+        await fake.__aexit__(None, None, None)
+
+
+async def _first_two_steps(bot: Bot) -> None:
+    assert any("ウェブサイト" in t for t in await bot.say("メールが送れない"))
+    assert any("メールアドレス" in t for t in await bot.say("はい"))
+
+
+async def _goes_on(bot: Bot) -> None:
+    """The conversation continues at the address question, as if nothing had happened."""
+    replies = await bot.say("taro@good.test")
+    assert any("アプリ" in t for t in replies), replies
+
+
+async def test_redis_restarted_mid_conversation(serving: Any) -> None:
+    server = RedisServer.start(durable=True)
+    store = RedisStore(server.url(0), socket_timeout=1.0)
+    try:
+        bot = await serving(store)
+        await _first_two_steps(bot)
+        server.halt()
+        assert await bot.ready() == 503
+        replies = await bot.say("taro@good.test")
+        assert len(replies) == 1 and UNAVAILABLE in replies[0]
+        server.resume()
+        assert await bot.ready() == 200
+        await _goes_on(bot)
+    finally:
+        await store.close()
+        server.stop()
+
+
+async def test_sqlite_file_locked_by_another_process(serving: Any, tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    store = SQLiteStore(db, busy_timeout=0.2)
+    try:
+        bot = await serving(store)
+        await _first_two_steps(bot)
+        blocker = sqlite3.connect(db, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            assert await bot.ready() == 503
+            replies = await bot.say("taro@good.test")
+            assert len(replies) == 1 and UNAVAILABLE in replies[0]
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert await bot.ready() == 200
+        await _goes_on(bot)
+    finally:
+        await store.close()
+
+
+class FillableDisk(SQLiteStore):
+    """A real SQLite file whose disk can be made full: SQLite's own page limit, then lifted."""
+
+    full = False
+
+    def _after_connect(self, conn: sqlite3.Connection) -> None:
+        self._conn_ref = conn
+
+    def set_full(self, full: bool) -> None:
+        conn = self._conn_ref
+        if not full:
+            conn.execute("PRAGMA max_page_count = 1000000000")
+            conn.execute("DELETE FROM locks WHERE name LIKE 'filler-%'")
+            return
+        (pages,) = conn.execute("PRAGMA page_count").fetchone()
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        # Fill what is left of the file, down to the last few bytes of every page.
+        filler = itertools.count()
+        for size in (2000, 200, 20, 1):
+            try:
+                while True:
+                    conn.execute(
+                        "INSERT INTO locks (name, token, expires_at) VALUES (?, ?, 0)",
+                        (f"filler-{next(filler)}", "x" * size),
+                    )
+            except sqlite3.OperationalError:
+                pass
+
+
+async def test_sqlite_disk_full(serving: Any, tmp_path: Path) -> None:
+    store = FillableDisk(tmp_path / "state.db")
+    try:
+        bot = await serving(store)
+        await _first_two_steps(bot)
+        store.set_full(True)
+        assert await bot.ready() == 503
+        # Nothing can be saved, and the person is told.
+        replies = await bot.say("taro@good.test")
+        assert replies and UNAVAILABLE in replies[-1]
+        store.set_full(False)
+        assert await bot.ready() == 200
+        await _goes_on(bot)
+    finally:
+        await store.close()
+
+
+async def test_the_apology_follows_the_person_s_language(serving: Any) -> None:
+    server = RedisServer.start()
+    store = RedisStore(server.url(0), socket_timeout=1.0)
+    try:
+        bot = await serving(store)
+        bot.fake.add_user("U2", locale="en-US")
+        server.halt()
+        ts = f"1700009000.{next(_ts):06d}"
+        await post_to_app(
+            f"{bot.url}/slack/events",
+            message_event("I can't send mail", "D2", "U2", ts),
+            None,
+            SECRET,
+        )
+        await bot.adapter.drain()
+        texts = [m.get("text", "") for m in bot.fake.posted(channel="D2")]
+        assert len(texts) == 1 and "send that again" in texts[0]
+    finally:
+        await store.close()
+        server.stop()
