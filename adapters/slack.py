@@ -192,7 +192,13 @@ class SlackAdapter:
                 return  # a channel message that is not for us
         self._threads.setdefault(str(key), thread)
         locale = await self._locale(user)
-        inbound = Inbound(key, text=text or None, event_id=f"slack:{channel}:{ts}", locale=locale)
+        inbound = Inbound(
+            key,
+            text=text or None,
+            event_id=f"slack:{channel}:{ts}",
+            locale=locale,
+            sender=str(user),
+        )
         await self.dialogue.handle(inbound, self._send)
 
     async def _on_choice(self, ack: Callable[[], Awaitable[None]], body: dict[str, Any]) -> None:
@@ -231,6 +237,7 @@ class SlackAdapter:
         inbound = Inbound(
             key,
             value=value,
+            sender=user,
             event_id=f"slack:choice:{channel}:{message_ts}",
             locale=await self._locale(user),
         )
@@ -285,7 +292,7 @@ class SlackAdapter:
             key = ConversationKey("slack", team, channel, str(root["ts"]), "-")
             self._threads[str(key)] = _Thread(channel, str(root["ts"]))
             event_id = f"slack:cmd:{root['ts']}"
-        inbound = Inbound(key, text=text or "help", event_id=event_id, locale=locale)
+        inbound = Inbound(key, text=text or "help", event_id=event_id, locale=locale, sender=user)
         await self.dialogue.handle(inbound, self._send)
 
     async def _locale(self, user: str) -> str:

@@ -20,6 +20,7 @@ from bot.i18n import Lang, catalog, format_text
 from bot.storage import Record
 from conversations.events import ConversationKey
 from conversations.presenting import causes
+from conversations.retention import CASE_PREFIX
 
 SUMMARY_DAYS = 7.0  # the period of --summary when --since is not given
 DAY = 86400.0
@@ -53,10 +54,10 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "en": "Cannot list the cases: {detail}",
     },
     "retention": {
-        "ja": "注意: 会話は最後のやりとりから {hours} 時間で消えます(MAIL_DOCTOR_IDLE_HOURS)。"
+        "ja": "注意: ケースの記録は {days} 日で消えます(MAIL_DOCTOR_CASE_RETENTION_DAYS)。"
         "それより前のケースは数えられません。",
-        "en": "Note: conversations are forgotten {hours} hours after their last message "
-        "(MAIL_DOCTOR_IDLE_HOURS), so older cases are not counted.",
+        "en": "Note: cases are kept for {days} days (MAIL_DOCTOR_CASE_RETENTION_DAYS), "
+        "so older cases are not counted.",
     },
 }
 
@@ -158,7 +159,7 @@ def case_rows(
     """
     rows = []
     for record in records:
-        row = _row(record)
+        row = case_row(record)
         if row is None:
             continue
         if status is not None and row.status != status:
@@ -187,7 +188,7 @@ def common_causes(
     """
     tally: Counter[str] = Counter()
     for record in records:
-        row = _row(record)
+        row = case_row(record)
         if row is None or not since <= row.updated <= until:
             continue
         if status is not None and row.status != status:
@@ -213,7 +214,11 @@ def likely_cause(diagnosis: object) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def _row(record: Record) -> CaseRow | None:
+def case_row(record: Record) -> CaseRow | None:
+    """The case of a conversation record, or of the summary kept after it ended; None for
+    the store's other records."""
+    if record.key.startswith(CASE_PREFIX):
+        return _summary_row(record.state)
     key = ConversationKey.parse(record.key)
     state = record.state
     if key is None or not isinstance(state, dict):
@@ -246,6 +251,30 @@ def _row(record: Record) -> CaseRow | None:
         app=_text(state.get("app")),
         likely_cause=likely_cause(diagnosis),
         checked=checked,
+    )
+
+
+def _summary_row(summary: dict[str, Any]) -> CaseRow | None:
+    """A case summary (conversations.retention.case_summary): the row it was made from."""
+    key = ConversationKey.parse(str(summary.get("conversation", "")))
+    opened, updated = summary.get("created_at"), summary.get("updated_at")
+    if key is None or not isinstance(opened, int | float) or not isinstance(updated, int | float):
+        return None
+    return CaseRow(
+        case_id=_text(summary.get("case_id")) or "-",
+        status=_text(summary.get("status")) or "open",
+        platform=key.platform,
+        workspace=key.workspace,
+        channel=key.channel,
+        thread=key.thread,
+        opened=float(opened),
+        updated=float(updated),
+        step=_text(summary.get("step")) or "-",
+        symptom=_text(summary.get("symptom")),
+        domain=_text(summary.get("domain")),
+        app=_text(summary.get("app")),
+        likely_cause=_text(summary.get("likely_cause")),
+        checked=_text(summary.get("checked")) or CHECK_NO,
     )
 
 
@@ -318,11 +347,11 @@ def output(
     return render_table(rows, lang, tz)
 
 
-def retention_note(days: float | None, idle_ttl: float, lang: Lang) -> str | None:
-    """A warning when the period is longer than the store keeps conversations."""
-    if days is None or days * DAY <= idle_ttl:
+def retention_note(days: float | None, kept: float, lang: Lang) -> str | None:
+    """A warning when the period is longer than the store keeps cases (`kept` seconds)."""
+    if days is None or days * DAY <= kept:
         return None
-    return message("retention", lang, hours=f"{idle_ttl / 3600:g}")
+    return message("retention", lang, days=f"{kept / DAY:g}")
 
 
 def rows_json(rows: Sequence[CaseRow]) -> str:

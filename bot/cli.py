@@ -126,6 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--summary", action="store_true", help="count the likely causes instead of listing"
     )
     cases.add_argument("--lang", choices=["ja", "en"], help="language (default: locale)")
+    forget = commands.add_parser(
+        "forget",
+        help="delete everything stored about one person",
+        description="Delete every conversation and case summary of a person from the "
+        "conversation store (MAIL_DOCTOR_STORE), e.g. --user slack:U0123ABCD or "
+        "--user telegram:123456789. A channel thread they wrote in is deleted as a whole.",
+    )
+    forget.add_argument(
+        "--user", required=True, metavar="PLATFORM:ID", help="the person: slack:U… or telegram:…"
+    )
+    forget.add_argument("--json", action="store_true", help="print the counts as JSON")
+    forget.add_argument("--lang", choices=["ja", "en"], help="language (default: locale)")
     return parser
 
 
@@ -196,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve()
     if args.command == "cases":
         return _cases(args)
+    if args.command == "forget":
+        return _forget(args)
     return _check(args)
 
 
@@ -313,6 +327,42 @@ def _parse(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_PLATFORMS = ("slack", "telegram", "console")
+
+
+def _forget(args: argparse.Namespace) -> int:
+    from bot.storage import StoreUnavailable, open_store
+    from conversations.retention import Retention, forget
+
+    lang: Lang = args.lang or default_lang()
+    platform, _, user = str(args.user).strip().partition(":")
+    if platform.lower() not in _PLATFORMS or not user or ":" in user:
+        print(t("forget.bad_user", lang), file=sys.stderr)
+        return EXIT_USAGE
+
+    async def run(kept: float) -> tuple[int, int]:
+        store = open_store(os.environ.get("MAIL_DOCTOR_STORE"), idle_ttl=kept)
+        try:
+            return await forget(store, platform.lower(), user)
+        finally:
+            await store.close()
+
+    try:
+        conversations, summaries = asyncio.run(run(Retention.from_env(os.environ).case))
+    except ValueError as exc:
+        print(t("input.config", lang, detail=str(exc)), file=sys.stderr)
+        return EXIT_USAGE
+    except StoreUnavailable as exc:
+        print(t("forget.unavailable", lang, detail=str(exc)), file=sys.stderr)
+        return EXIT_USAGE
+    who = f"{platform.lower()}:{user}"
+    if args.json:
+        print(json.dumps({"user": who, "conversations": conversations, "summaries": summaries}))
+    else:
+        print(t("forget.done", lang, user=who, conversations=conversations, summaries=summaries))
+    return EXIT_OK
+
+
 def _cases(args: argparse.Namespace) -> int:
     import math
     import time
@@ -335,16 +385,18 @@ def _cases(args: argparse.Namespace) -> int:
         finally:
             await store.close()
 
+    from conversations.retention import Retention
+
     try:
-        idle_ttl = _idle_ttl()
-        records = asyncio.run(load(idle_ttl))
+        kept = Retention.from_env(os.environ).case  # conversations end; their cases stay
+        records = asyncio.run(load(kept))
     except ValueError as exc:
         print(t("input.config", lang, detail=str(exc)), file=sys.stderr)
         return EXIT_USAGE
     except StoreUnavailable as exc:
         print(cases.message("store_unavailable", lang, detail=str(exc)), file=sys.stderr)
         return EXIT_USAGE
-    note = cases.retention_note(days, idle_ttl, lang)
+    note = cases.retention_note(days, kept, lang)
     if note:
         print(note, file=sys.stderr)
     print(

@@ -28,6 +28,7 @@ from bot.storage import ConversationStore, StoreUnavailable, open_store
 from conversations.checking import run_check
 from conversations.dialogue import Dialogue
 from conversations.events import ConversationKey, Inbound, Outbound
+from conversations.retention import Retention, RetentionError, end_conversations
 from conversations.understanding import understand
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def check_lease(timeout: float) -> float:
     and a margin. A replica that dies mid-check loses them after this long."""
     return 2 * timeout + 10
 SWEEP_INTERVAL = 10.0  # seconds between looks for checks a dead replica left unfinished
-EXPIRE_INTERVAL = 3600.0  # seconds between sweeps of idle conversations
+EXPIRE_INTERVAL = 600.0  # seconds between ends of idle conversations
 
 
 class MeasuredDialogue:
@@ -117,7 +118,8 @@ def build_app(
     metrics = metrics or Metrics()
     try:
         limits, timeout = Limits.from_env(env), Settings.from_env(env).timeout
-    except (BudgetError, ConfigError) as exc:
+        retention = Retention.from_env(env)
+    except (BudgetError, ConfigError, RetentionError) as exc:
         raise ServeError(str(exc)) from None
 
     def observe(result: ProbeResult) -> None:
@@ -129,6 +131,7 @@ def build_app(
         functools.partial(run_check, observe=observe),
         budget=Budget(store, limits, slot_ttl=check_lease(timeout)),
         check_lease=check_lease(timeout),
+        retention=retention,
     )
     measured = MeasuredDialogue(dialogue, metrics)
 
@@ -214,9 +217,11 @@ async def sweep(
     store: ConversationStore,
     measured: MeasuredDialogue,
     adapters: list[SlackAdapter | TelegramAdapter],
+    retention: Retention,
     interval: float = SWEEP_INTERVAL,
 ) -> None:
-    """Forever: resume checks whose replica died, and now and then forget idle conversations."""
+    """Forever: resume checks whose replica died, and now and then end conversations that are
+    over (leaving case summaries) and delete case summaries past their retention."""
     find = send_for(adapters, measured)
     next_expiry = 0.0
     loop = asyncio.get_running_loop()
@@ -227,9 +232,10 @@ async def sweep(
                 log.info("resumed %d check(s) a stopped replica left unfinished", resumed)
             if loop.time() >= next_expiry:
                 next_expiry = loop.time() + EXPIRE_INTERVAL
+                ended = await end_conversations(store, retention)
                 expired = await store.expire_idle()
-                if expired:
-                    log.info("forgot %d idle conversation(s)", expired)
+                if ended or expired:
+                    log.info("ended %d conversation(s), deleted %d old record(s)", ended, expired)
         except StoreUnavailable as exc:
             log.warning("sweep: %s", exc)
         except Exception:
@@ -245,13 +251,10 @@ async def serve(env: Mapping[str, str] | None = None) -> None:
         )
     except logs.LogConfigError as exc:
         raise ServeError(str(exc)) from None
-    hours = env.get("MAIL_DOCTOR_IDLE_HOURS") or "24"
     try:
-        idle = float(hours) * 3600
-    except ValueError:
-        idle = -1.0
-    if not idle > 0:
-        raise ServeError(f"MAIL_DOCTOR_IDLE_HOURS: {hours!r} is not a positive number of hours")
+        retention = Retention.from_env(env)
+    except RetentionError as exc:
+        raise ServeError(str(exc)) from None
     port_text = env.get("MAIL_DOCTOR_HTTP_PORT") or "3000"
     port = int(port_text) if port_text.isdigit() else 0
     if not 0 < port < 65536:
@@ -263,7 +266,9 @@ async def serve(env: Mapping[str, str] | None = None) -> None:
             "no platform is configured: set SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET "
             "(or SLACK_APP_TOKEN), and/or TELEGRAM_BOT_TOKEN"
         )
-    store = open_store(env.get("MAIL_DOCTOR_STORE"), idle_ttl=idle)
+    # The store keeps every record at most as long as a case summary; conversations end
+    # sooner (the sweeper and the dialogue end them by the retention policy).
+    store = open_store(env.get("MAIL_DOCTOR_STORE"), idle_ttl=retention.case)
     app, adapters = build_app(store, env)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -286,7 +291,7 @@ async def serve(env: Mapping[str, str] | None = None) -> None:
             await handler.connect_async()
         for bot in telegrams:
             await bot.start(polling=not bot.settings.webhook_url)
-        sweeper = asyncio.create_task(sweep(store, app[DIALOGUE], adapters))
+        sweeper = asyncio.create_task(sweep(store, app[DIALOGUE], adapters, retention))
         await stopping.wait()
         log.info("mail-doctor stopping: finishing the work in hand")
     finally:

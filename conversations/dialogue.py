@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,6 +30,7 @@ from conversations.presenting import (
     present_cause,
     present_diagnosis,
 )
+from conversations.retention import Retention, end
 from conversations.settings_text import merge_setting
 from conversations.state import SCHEMA, STEPS, Lang, State
 from conversations.understanding import Understanding, understand
@@ -136,8 +138,14 @@ class Dialogue:
         *,
         budget: Budget | None = None,
         check_lease: float = DEFAULT_CHECK_LEASE,
+        retention: Retention | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        self.clock = clock  # the store's clock: retention compares it with updated_at
+        # None: the store's own idle expiry ends conversations (the console); with a policy, an
+        # ended conversation leaves a case summary without text.
+        self.retention = retention
         self.run_check = run
         self.budget = budget  # None: no limits (the console is one person on their own machine)
         # A check's lease on its conversation: a replica that dies mid-check loses it after
@@ -227,8 +235,18 @@ class Dialogue:
         async with held(self.store, f"conv:{key}", ttl=TURN_LOCK_TTL, wait=TURN_LOCK_WAIT):
             for _attempt in range(SAVE_RETRIES):
                 record = await self.store.load(key)
+                if (
+                    record is not None
+                    and self.retention is not None
+                    and self.retention.ended(record, self.clock())
+                ):
+                    await end(self.store, record, locked=True)  # over: a new case begins
+                    record = None
                 turn = Turn(self._state_from(record, event), key)
                 bind(conversation=key, case=turn.state.case_id)
+                who = event.sender or (event.key.user if event.key.user != "-" else None)
+                if who and who not in turn.state.people:
+                    turn.state.people.append(who)
                 was_diagnosing = turn.state.step == "diagnosing"
                 if was_diagnosing and turn.state.status == "open" and lease is None:
                     # Nobody holds the check's lease: the replica running it died, or the

@@ -52,6 +52,7 @@ class State:
     causes_shown: int = 0  # how many of the diagnosis' causes were presented
     tried: list[str] = field(default_factory=list)  # what the person was asked to do
     history: list[str] = field(default_factory=list)  # the last user turns, redacted
+    people: list[str] = field(default_factory=list)  # platform ids of who wrote (for forget)
     status: str = "open"  # open | escalated | closed
     created_at: float = field(default_factory=time.time)
 

@@ -370,11 +370,12 @@ def test_summary_as_text_in_both_languages(store, capsys) -> None:
 
 
 def test_a_summary_longer_than_the_store_keeps_cases_says_so(store, capsys, monkeypatch) -> None:
-    monkeypatch.setenv("MAIL_DOCTOR_IDLE_HOURS", "24")
+    monkeypatch.setenv("MAIL_DOCTOR_RETENTION_DAYS", "1")
+    monkeypatch.setenv("MAIL_DOCTOR_CASE_RETENTION_DAYS", "1")
     code, out, err = run(capsys, "--summary", "--json", "--lang", "en")
     assert code == 0
-    assert json.loads(out)["cases"] == 3  # the store forgets cases idle for a day
-    assert err.count("\n") == 1 and "MAIL_DOCTOR_IDLE_HOURS" in err
+    assert json.loads(out)["cases"] == 3  # the store keeps cases for a day
+    assert err.count("\n") == 1 and "MAIL_DOCTOR_CASE_RETENTION_DAYS" in err
 
 
 def test_an_empty_store_says_there_are_no_cases(tmp_path, monkeypatch, capsys) -> None:

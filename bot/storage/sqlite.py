@@ -382,6 +382,8 @@ class SQLiteStore(ConversationStore):
                 log.warning("conversation store %s: WAL unavailable, using %s", self.path, mode)
             # In WAL mode NORMAL cannot corrupt the file; a power cut may lose the last writes.
             conn.execute("PRAGMA synchronous = NORMAL")
+            # Deleted conversations (forget, retention) are overwritten, not left in free pages.
+            conn.execute("PRAGMA secure_delete = ON")
             self._ensure_tables(conn)
             self._after_connect(conn)
         except BaseException:
