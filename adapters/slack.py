@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -26,8 +27,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.delivery import with_backoff
 from adapters.observing import ApiEvents, Unwatched
-from conversations.events import Choice, ConversationKey, Inbound, Outbound
+from conversations.events import Choice, ConversationKey, Inbound, Outbound, Undelivered
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ class SlackSettings:
     escalation_channel: str | None = None
     keyword_cases: bool = True  # open a case for a channel message that reads as a mail problem
     app_token: str | None = None  # xapp-…: Socket Mode instead of the Events API over HTTP
+    api_timeout: float = 10.0  # seconds one Web API call may take
+    delivery_deadline: float = 60.0  # seconds a reply is retried while Slack is down
 
 
 @dataclass
@@ -83,6 +87,22 @@ class _Counted(AsyncRetryHandler):
         await self.inner.prepare_for_next_attempt_async(**kwargs)
 
 
+def _retry_reason(exc: BaseException) -> tuple[str, float | None] | None:
+    """Whether a failed Web API call is worth another try, why, and how long Slack asked to
+    wait. Errors Slack answered with 200 (channel_not_found, …) are final."""
+    if isinstance(exc, SlackApiError):
+        status = exc.response.status_code
+        if status == 429:
+            headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
+            after = headers.get("retry-after")
+            asked = float(after[0] if isinstance(after, list) else after) if after else None
+            return "rate_limited", asked
+        return ("server_error", None) if status >= 500 else None
+    if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | OSError):
+        return "connection", None
+    return None
+
+
 class SlackAdapter:
     def __init__(
         self,
@@ -100,6 +120,7 @@ class SlackAdapter:
         client = AsyncWebClient(
             token=settings.bot_token,
             base_url=settings.api_url,
+            timeout=int(max(1, settings.api_timeout)),
             retry_handlers=[
                 _Counted(AsyncConnectionErrorRetryHandler(), "connection", self.events),
                 _Counted(
@@ -335,28 +356,40 @@ class SlackAdapter:
         text = _plain(out.text)  # it may quote what someone typed: never a ping or a link
         blocks = _blocks(text, out.choices, out.step)
         target = thread.refs.get(out.replaces or "") if out.replaces else None
-        try:
+
+        async def deliver() -> Any:
             if target:
-                await self.client.chat_update(
+                return await self.client.chat_update(
                     channel=thread.channel, ts=target, text=text, blocks=blocks, metadata=metadata
                 )
-                return
-            response = await self.client.chat_postMessage(
+            return await self.client.chat_postMessage(
                 channel=thread.channel,
                 thread_ts=thread.thread_ts,
                 text=text,
                 blocks=blocks,
                 metadata=metadata,
             )
-        except SlackApiError as exc:
-            # The client retries 429 and 5xx; what is left is recorded, not lost silently.
-            self.events.api_error("slack", str(exc.response.get("error")))
-            log.error(
-                "slack: could not post to %s (%s): %s",
-                out.thread,
-                out.step,
-                exc.response.get("error"),
+
+        try:
+            # The client retries briefly itself; an outage is waited out here, in the
+            # background of the acknowledged event.
+            response = await with_backoff(
+                deliver,
+                _retry_reason,
+                deadline=self.settings.delivery_deadline,
+                on_retry=lambda reason: self.events.api_retry("slack", reason),
             )
+        except Undelivered as exc:
+            error = exc.__cause__
+            code = (
+                str(error.response.get("error"))
+                if isinstance(error, SlackApiError)
+                else type(error).__name__
+            )
+            self.events.api_error("slack", code)
+            log.error("slack: case %s: a %s could not be delivered: %s", out.case_id, out.kind, exc)
+            raise
+        if target:
             return
         # An edit of a message this process never posted (a restart) posts it once, then edits.
         name = out.ref or out.replaces

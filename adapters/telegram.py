@@ -8,7 +8,6 @@ shared between processes), so a restart or a second instance loses nothing.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,7 +15,13 @@ from typing import Any, Protocol
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -27,13 +32,13 @@ from telegram.ext import (
     filters,
 )
 
+from adapters.delivery import with_backoff
 from adapters.observing import ApiEvents, Unwatched
-from conversations.events import Choice, ConversationKey, Inbound, Outbound
+from conversations.events import Choice, ConversationKey, Inbound, Outbound, Undelivered
 
 log = logging.getLogger(__name__)
 
 CALLBACK_PREFIX = "v:"  # callback_data is "v:<choice value>", well within Telegram's 64 bytes
-SEND_ATTEMPTS = 4
 COMMANDS = {
     "ja": [
         ("start", "メールの相談を始める"),
@@ -64,6 +69,8 @@ class TelegramSettings:
     base_url: str = "https://api.telegram.org/bot"
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    api_timeout: float = 10.0  # seconds one Bot API call may take
+    delivery_deadline: float = 60.0  # seconds a reply is retried while Telegram is down
 
 
 @dataclass
@@ -90,6 +97,9 @@ class TelegramAdapter:
             ApplicationBuilder()
             .token(settings.token)
             .base_url(settings.base_url)
+            .connect_timeout(settings.api_timeout)
+            .read_timeout(settings.api_timeout)
+            .write_timeout(settings.api_timeout)
             .concurrent_updates(True)  # one chat's long probe never holds up another chat
             .build()
         )
@@ -264,43 +274,40 @@ class TelegramAdapter:
             return
         markup = _markup(out.choices)
         target = chat.refs.get(out.replaces) if out.replaces else None
-        for attempt in range(SEND_ATTEMPTS):
-            try:
-                if target is not None:
-                    await self.app.bot.edit_message_text(
-                        out.text[:4096],
-                        chat_id=chat.chat_id,
-                        message_id=target,
-                        reply_markup=markup,
-                    )
-                    return
-                message = await self.app.bot.send_message(
-                    chat.chat_id,
-                    out.text[:4096],
-                    reply_markup=markup,
-                    message_thread_id=chat.thread_id,
+
+        async def deliver() -> int | None:
+            if target is not None:
+                await self.app.bot.edit_message_text(
+                    out.text[:4096], chat_id=chat.chat_id, message_id=target, reply_markup=markup
                 )
-                name = out.ref or out.replaces
-                if name:
-                    chat.refs[name] = message.message_id
-                return
-            except RetryAfter as exc:  # Telegram said how long to wait: wait that long
-                self.events.api_retry("telegram", "rate_limited")
-                await asyncio.sleep(_seconds(exc.retry_after))
-            except BadRequest as exc:
-                if "not modified" in exc.message.lower():
-                    return
-                self.events.api_error("telegram", "bad_request")
-                log.error("telegram: case %s: %s", out.case_id, exc.message)
-                return
-            except TelegramError as exc:
-                self.events.api_retry("telegram", type(exc).__name__)
-                log.warning(
-                    "telegram: case %s: attempt %d failed: %s", out.case_id, attempt + 1, exc
-                )
-                await asyncio.sleep(0.5 * (attempt + 1))
-        self.events.api_error("telegram", "undelivered")
-        log.error("telegram: case %s: a message could not be delivered", out.case_id)
+                return None
+            message = await self.app.bot.send_message(
+                chat.chat_id,
+                out.text[:4096],
+                reply_markup=markup,
+                message_thread_id=chat.thread_id,
+            )
+            return int(message.message_id)
+
+        try:
+            sent = await with_backoff(
+                deliver,
+                _retry_reason,
+                deadline=self.settings.delivery_deadline,
+                on_retry=lambda reason: self.events.api_retry("telegram", reason),
+            )
+        except Undelivered as exc:
+            error = exc.__cause__
+            if isinstance(error, BadRequest) and "not modified" in error.message.lower():
+                return  # an edit to the same text: nothing to deliver
+            self.events.api_error("telegram", type(error).__name__ if error else "undelivered")
+            log.error(
+                "telegram: case %s: a %s could not be delivered: %s", out.case_id, out.kind, exc
+            )
+            raise
+        name = out.ref or out.replaces
+        if name and sent is not None:
+            chat.refs[name] = sent
 
     async def _delete_inbound(self, chat: _Chat) -> None:
         if chat.last_inbound is None:
@@ -309,6 +316,18 @@ class TelegramAdapter:
             await self.app.bot.delete_message(chat.chat_id, chat.last_inbound)
         except (BadRequest, Forbidden) as exc:  # not an admin in this group, or too old
             log.info("telegram: could not delete a pasted password: %s", exc)
+
+
+def _retry_reason(exc: BaseException) -> tuple[str, float | None] | None:
+    """Whether a failed Bot API call is worth another try (PTB raises NetworkError for 5xx
+    and connection failures, TimedOut for timeouts), why, and the wait Telegram asked for."""
+    if isinstance(exc, RetryAfter):
+        return "rate_limited", _seconds(exc.retry_after)
+    if isinstance(exc, TimedOut):
+        return "timeout", None
+    if isinstance(exc, NetworkError):
+        return "server_error", None
+    return None  # BadRequest, Forbidden (blocked by the person), …: final
 
 
 def _seconds(delay: Any) -> float:

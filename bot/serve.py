@@ -74,6 +74,28 @@ class ServeError(ValueError):
     """The environment does not describe anything that can be served; the message says why."""
 
 
+def platform_timing(env: Mapping[str, str]) -> tuple[float, float]:
+    """(seconds one platform API call may take, seconds a reply is retried while the
+    platform is down)."""
+
+    def seconds(name: str, default: float, top: float) -> float:
+        text = (env.get(name) or "").strip()
+        if not text:
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not 0 < value <= top:
+            raise ServeError(f"{name}: {text!r} is not a number of seconds between 0 and {top:g}")
+        return value
+
+    return (
+        seconds("MAIL_DOCTOR_PLATFORM_TIMEOUT", 10.0, 120.0),
+        seconds("MAIL_DOCTOR_DELIVERY_SECONDS", 60.0, 3600.0),
+    )
+
+
 def slack_settings(env: Mapping[str, str]) -> SlackSettings | None:
     token, secret = env.get("SLACK_BOT_TOKEN"), env.get("SLACK_SIGNING_SECRET")
     app_token = env.get("SLACK_APP_TOKEN") or None
@@ -93,6 +115,8 @@ def slack_settings(env: Mapping[str, str]) -> SlackSettings | None:
         keyword_cases=(
             env.get("MAIL_DOCTOR_SLACK_CASES", "mention_and_keywords") != "mention_only"
         ),
+        api_timeout=platform_timing(env)[0],
+        delivery_deadline=platform_timing(env)[1],
     )
 
 
@@ -109,6 +133,8 @@ def telegram_settings(env: Mapping[str, str]) -> TelegramSettings | None:
         base_url=env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org/bot",
         webhook_url=webhook,
         webhook_secret=secret,
+        api_timeout=platform_timing(env)[0],
+        delivery_deadline=platform_timing(env)[1],
     )
 
 

@@ -23,7 +23,7 @@ from bot.storage import ConversationStore, StaleWrite, StoreUnavailable
 from bot.storage.locks import held
 from conversations import texts
 from conversations.checking import CheckRunner, run_check
-from conversations.events import Choice, ConversationKey, Inbound, Outbound
+from conversations.events import Choice, ConversationKey, Inbound, Outbound, Undelivered
 from conversations.presenting import (
     causes,
     escalation_summary,
@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 Send = Callable[[Outbound], Awaitable[None]]
 Who = tuple[str, str, str]  # platform, workspace, person: whom the probe budget counts
 SAVE_RETRIES = 3
-TURN_LOCK_TTL = 30.0  # a turn that takes longer than this (a hung platform call) loses its lock
-TURN_LOCK_WAIT = 35.0  # waiting longer than a lock can be held means its holder hangs
+TURN_LOCK_TTL = 90.0  # longer than a reply is retried while a platform is down
+TURN_LOCK_WAIT = 15.0  # then go on without it: compare-and-set still keeps every write
 DEFAULT_CHECK_LEASE = 60.0  # longer than any check's deadline (at most 120 s is refused)
 FORM_STEPS = STEPS[: STEPS.index("diagnosing")]  # the steps that each fill one slot
 _SLOT_OF_STEP = {
@@ -177,9 +177,7 @@ class Dialogue:
                 )
             except StaleWrite:
                 continue
-            for outbound in turn.out:
-                outbound.case_id = turn.state.case_id
-                await send(outbound)
+            await self._send_turn(str(key), turn, send)
             if turn.state.step == "diagnosing":
                 # A console session is one process: it runs the check a crash cut short even
                 # if the dead process's lease has not lapsed yet.
@@ -222,9 +220,9 @@ class Dialogue:
         except StoreUnavailable as exc:
             log.error("conversation store unavailable: %s", exc)
             lang = lang_of(event.locale)
-            await send(
-                Outbound(str(event.key), "message", "", texts.message("store_unavailable", lang))
-            )
+            text = texts.message("store_unavailable", lang)
+            with contextlib.suppress(Undelivered):  # the adapter logged it
+                await send(Outbound(str(event.key), "message", "", text))
 
     async def _handle(self, event: Inbound, send: Send) -> None:
         if event.event_id and not await self.store.claim_event(event.event_id):
@@ -267,9 +265,7 @@ class Dialogue:
                     )
                 except StaleWrite:
                     continue  # someone else handled a message of this conversation first: redo
-                for outbound in turn.out:
-                    outbound.case_id = turn.state.case_id
-                    await send(outbound)
+                await self._send_turn(key, turn, send)
                 # Only the turn that got there starts the check; a message meanwhile does not.
                 if turn.state.step == "diagnosing" and (turn.rerun or not was_diagnosing):
                     started = (turn.state, version)
@@ -313,9 +309,7 @@ class Dialogue:
                 continue
             turn = Turn(State.from_dict(current.state), record.key)
             self._announce_rerun(turn)
-            for outbound in turn.out:
-                outbound.case_id = turn.state.case_id
-                await send(outbound)
+            await self._send_turn(record.key, turn, send)
             who = (key.platform, key.workspace, key.user if key.user != "-" else key.thread)
             runs.append(self._resume(record.key, turn.state, current.version, send, lease, who))
         await asyncio.gather(*runs)  # each in a task of its own, with its own log context
@@ -327,6 +321,30 @@ class Dialogue:
         bind(conversation=key, case=state.case_id)
         log.info("resuming a check its replica left unfinished")
         await self._diagnose(key, state, version, send, lease, who)
+
+    async def _send_turn(self, key: str, turn: Turn, send: Send) -> None:
+        """Send a turn's messages. One the platform would not take, even after retrying for
+        a while, is counted in the case (state.undelivered), and the rest still go out."""
+        failed = 0
+        for outbound in turn.out:
+            outbound.case_id = turn.state.case_id
+            try:
+                await send(outbound)
+            except Undelivered:
+                failed += 1  # the adapter has logged it
+        if not failed:
+            return
+        for _attempt in range(SAVE_RETRIES):
+            record = await self.store.load(key)
+            if record is None or record.schema != SCHEMA:
+                return
+            state = State.from_dict(record.state)
+            state.undelivered += failed
+            try:
+                await self.store.save(key, state.to_dict(), SCHEMA, record.version)
+                return
+            except StaleWrite:
+                continue
 
     def _announce_rerun(self, turn: Turn) -> None:
         state = turn.state
@@ -658,7 +676,8 @@ class Dialogue:
             # person's next message).
             log.error("conversation store unavailable during a check: %s", exc)
             text = texts.message("store_unavailable_check", state.lang)
-            await send(Outbound(key, "message", "diagnosing", text, case_id=state.case_id))
+            with contextlib.suppress(Undelivered):
+                await send(Outbound(key, "message", "diagnosing", text, case_id=state.case_id))
         finally:
             if lease is not None:
                 with contextlib.suppress(StoreUnavailable):
@@ -670,16 +689,11 @@ class Dialogue:
         progress_ref = f"progress-{state.case_id}"
 
         async def progress(text: str) -> None:
-            await send(
-                Outbound(
-                    key,
-                    "progress",
-                    "diagnosing",
-                    text,
-                    replaces=progress_ref,
-                    case_id=state.case_id,
-                )
+            progress_message = Outbound(
+                key, "progress", "diagnosing", text, replaces=progress_ref, case_id=state.case_id
             )
+            with contextlib.suppress(Undelivered):  # a lost progress line loses nothing
+                await send(progress_message)
 
         admission = Admission(None)
         if self.budget is not None:
@@ -750,9 +764,8 @@ class Dialogue:
             else:
                 log.warning("conversation %s: the diagnosis could not be saved", key)
                 return None
-            for outbound in turn.out:
-                outbound.case_id = state.case_id
-                await send(outbound)
+            turn.state = state
+            await self._send_turn(key, turn, send)
         return None
 
 

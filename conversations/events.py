@@ -56,3 +56,7 @@ class Outbound:
     replaces: str | None = None  # edit the message sent earlier under this ref
     result: dict[str, Any] | None = None  # the diagnosis, as `mail-doctor check --json` prints it
     case_id: str = ""  # the case this message belongs to (for metadata and helpdesk tools)
+
+
+class Undelivered(Exception):
+    """An adapter could not get a message through to its platform, retries included."""

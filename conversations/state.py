@@ -53,6 +53,7 @@ class State:
     tried: list[str] = field(default_factory=list)  # what the person was asked to do
     history: list[str] = field(default_factory=list)  # the last user turns, redacted
     people: list[str] = field(default_factory=list)  # platform ids of who wrote (for forget)
+    undelivered: int = 0  # replies the platform would not take, even after retrying
     status: str = "open"  # open | escalated | closed
     created_at: float = field(default_factory=time.time)
 

@@ -7,6 +7,7 @@ like a `response_url`. Everything runs in the test's event loop; no locking is n
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -157,6 +158,13 @@ class FakeChannel:
         if include_locale:
             data["locale"] = self.locale
         return data
+
+
+@dataclass
+class Outage:
+    until: float  # time.monotonic()
+    status: int
+    hang: float
 
 
 @dataclass
@@ -411,6 +419,7 @@ class FakeSlack(Changes):
         self._messages: dict[tuple[str, str], JSONDict] = {}
         self._ephemerals: list[JSONDict] = []
         self._faults: dict[str, list[_Fault]] = {}
+        self._outages: dict[str, Outage] = {}
         self._hooks: dict[str, _Hook] = {}
         secs, frac = _ts_key(first_ts)
         self._clock_us = secs * 1_000_000 + frac - 100
@@ -548,6 +557,11 @@ class FakeSlack(Changes):
                 raise ValueError("fail_next(status=200) needs an error code")
             error = {429: "ratelimited", 503: "service_unavailable"}.get(status, "internal_error")
         self._faults.setdefault(method, []).append(_Fault(status, retry_after, error, times))
+
+    def outage(self, method: str, seconds: float, status: int = 503, hang: float = 0.0) -> None:
+        """For the next `seconds`, every call of `method` fails with `status` (503, 500, 429
+        with Retry-After: 1), after `hang` seconds of silence when given (a timeout)."""
+        self._outages[method] = Outage(time.monotonic() + seconds, status, hang)
 
     def response_url(
         self,
@@ -689,6 +703,16 @@ class FakeSlack(Changes):
             params, token = await _read_args(request)
         except _ApiError as e:
             return self._reply(method, params, at, 200, {"ok": False, "error": e.error})
+
+        outage = self._outages.get(method)
+        if outage is not None and time.monotonic() < outage.until:
+            if outage.hang:
+                await asyncio.sleep(outage.hang)  # longer than the client waits: a timeout
+            error = {429: "ratelimited", 503: "service_unavailable"}.get(outage.status, "fatal")
+            headers = {"Retry-After": "1"} if outage.status == 429 else {}
+            return self._reply(
+                method, params, at, outage.status, {"ok": False, "error": error}, headers
+            )
 
         faults = self._faults.get(method)
         if faults:

@@ -159,6 +159,13 @@ class _Stored:
 
 
 @dataclass
+class Outage:
+    until: float  # time.monotonic()
+    status: int
+    hang: float
+
+
+@dataclass
 class _Fault:
     status: int
     retry_after: int
@@ -215,6 +222,7 @@ class FakeTelegram(Changes):
         self._allowed_updates: frozenset[str] = _DEFAULT_UPDATE_TYPES
         self._queries: dict[str, JSONDict] = {}  # callback_query id -> {"answered": bool, …}
         self._faults: dict[str, list[_Fault]] = {}
+        self._outages: dict[str, Outage] = {}
         self._seq = 0
         self._poll_generation = 0
         self._poll_terminator = ""
@@ -400,6 +408,12 @@ class FakeTelegram(Changes):
                 description = HTTPStatus(status).phrase
         name = self._canonical.get(method.lower(), method)
         self._faults.setdefault(name, []).append(_Fault(status, retry_after, description, times))
+
+    def outage(self, method: str, seconds: float, status: int = 502, hang: float = 0.0) -> None:
+        """For the next `seconds`, every call of `method` fails with `status` (5xx, or 429 with
+        retry_after 1), after `hang` seconds of silence when given (a timeout)."""
+        name = self._canonical.get(method.lower(), method)
+        self._outages[name] = Outage(time.monotonic() + seconds, status, hang)
 
     # --- incoming updates -----------------------------------------------------------------------
 
@@ -679,6 +693,12 @@ class FakeTelegram(Changes):
             handler = self._methods.get(method)
             if handler is None:
                 raise _ApiError(404, "Not Found")
+            outage = self._outages.get(method)
+            if outage is not None and time.monotonic() < outage.until:
+                if outage.hang:
+                    await asyncio.sleep(outage.hang)  # longer than the client waits
+                extra = {"retry_after": 1} if outage.status == 429 else {}
+                raise _ApiError(outage.status, HTTPStatus(outage.status).phrase, **extra)
             faults = self._faults.get(method)
             if faults:
                 fault = faults[0]
