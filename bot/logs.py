@@ -29,6 +29,8 @@ _SECRETS = (
     (re.compile(r"\bx(?:ox[abposr]|app)-[A-Za-z0-9-]+"), "xox…"),
     (re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}"), "…:…"),
     (re.compile(r"(?<=://)([^/@\s:]*):[^/@\s]+@"), r"\1:***@"),
+    # A request body (slack_bolt prints one on a bad signature) holds what people wrote.
+    (re.compile(r"(?is)\bbody: .*"), "body: (not logged)"),
     (re.compile(r"(?i)(authorization|password|secret|token)([\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
      r"\1\2***"),
 )  # fmt: skip
@@ -87,10 +89,16 @@ def configure(level: str = "INFO", fmt: str = "json", stream: TextIO | None = No
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # Libraries' debug output includes request bodies (what people wrote) and API URLs (the
-    # Telegram token): never below INFO. httpx logs every request at INFO: only trouble.
+    quiet_libraries(level)
+
+
+def quiet_libraries(level: str) -> None:
+    """Libraries' debug output includes request bodies (what people wrote) and API URLs (the
+    Telegram token): never below INFO. httpx logs every request at INFO: only trouble."""
     floor = max(logging.INFO, logging.getLevelName(level))
     for noisy in ("slack_bolt", "slack_sdk", "telegram", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(floor)
+    # It logs every rejected request with its whole body at INFO; a 401 is answer enough.
+    logging.getLogger("slack_bolt.RequestVerification").setLevel(max(logging.WARNING, floor))
     for chatty in ("httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, floor))

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from mailnet import MailNet, NetnsError, enter_private_netns
 from mailnet.redis import RedisServer
+from runlog import install as record_the_run_log
 
 _netns_error: NetnsError | None = None
 try:
@@ -21,6 +22,7 @@ except NetnsError as exc:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    record_the_run_log()
     # Exiting here rather than at import gives a plain message instead of an import traceback.
     if _netns_error is not None:
         pytest.exit(

@@ -161,6 +161,7 @@ def _log_in_a_case() -> None:
         "post failed with token xoxb-1234-5678-abcdef via https://u:hunter2@redis.example/0"
     )
     log.info("bot 123456789:AAEhBOweik9ai2o4YgAHXIVOADD6TbQZmf1 up")
+    log.warning('rejected (body: {"event": {"text": "メールが送れない"}})')
     log.debug("not shown at INFO")
 
 
@@ -168,12 +169,13 @@ def test_json_logs_carry_the_conversation_and_case_and_no_secrets() -> None:
     with _capture() as stream:
         contextvars.copy_context().run(_log_in_a_case)  # the binding stays in that context
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert len(lines) == 2
+    assert len(lines) == 3
     first = lines[0]
     assert first["level"] == "WARNING" and first["logger"] == "mail-doctor.test"
     assert (first["conversation"], first["case"]) == ("slack:T1:D1:-:U1", "MD-ABC123")
     text = stream.getvalue()
     assert "xoxb-1234" not in text and "hunter2" not in text and "AAEhBOweik9" not in text
+    assert "メールが送れない" not in text  # a request body is never logged
     assert "redis.example/0" in text  # the rest of the message stays readable
 
 
