@@ -18,6 +18,7 @@ from aiohttp import web
 from fakeslack import FakeSlack
 from fakeslack.events import message_event, post_to_app
 from faketelegram import FakeTelegram
+from faults import Record, record_fault
 
 from bot.metrics import Metrics
 from bot.serve import build_app
@@ -80,13 +81,23 @@ async def slack(mail_env: Any, tmp_path: Path) -> AsyncIterator[Slack]:
     ids=["503", "500", "429", "timeout"],
 )
 async def test_slack_down_for_a_while_then_the_reply_arrives_once(
-    slack: Slack, status: int, hang: float
+    slack: Slack, status: int, hang: float, record_property: Record
 ) -> None:
     slack.fake.outage("chat.postMessage", seconds=3, status=status, hang=hang)
+    started = time.monotonic()
     code, ack = await slack.say("メールが送れない")
     assert code == 200 and ack < 1.0  # acknowledged at once, whatever Slack's state
     await slack.adapter.drain()
     texts = slack.texts()
+    what = "times out" if hang else f"answers {status}"
+    record_fault(
+        record_property,
+        f"Slack {what} for 3 s",
+        "platform",
+        time.monotonic() - started,
+        lost=0 if texts else 1,
+        ack_seconds=round(ack, 3),
+    )
     assert len(texts) == 1 and "ウェブサイト" in texts[0]  # delivered, once
     sample = slack.metrics.api_retries.collect()[0].samples
     assert sum(s.value for s in sample) >= 1
@@ -103,14 +114,25 @@ async def test_replies_of_one_turn_keep_their_order_through_an_outage(slack: Sla
     assert "ウェブサイト" in texts[-1]  # the question comes after the help, as sent
 
 
-async def test_past_the_deadline_the_case_records_what_was_not_delivered(slack: Slack) -> None:
+async def test_past_the_deadline_the_case_records_what_was_not_delivered(
+    slack: Slack, record_property: Record
+) -> None:
     slack.fake.outage("chat.postMessage", seconds=20, status=503)
+    started = time.monotonic()
     await slack.say("メールが送れない")
     await slack.adapter.drain()  # gives up after MAIL_DOCTOR_DELIVERY_SECONDS (8 s)
     assert slack.texts() == []
     records = await slack.store.list_records()
     (record,) = records
     state = State.from_dict(record.state)
+    # Not lost: the case says a reply could not be delivered.
+    record_fault(
+        record_property,
+        "Slack down past the delivery deadline (8 s)",
+        "platform",
+        time.monotonic() - started,
+        lost=0 if state.undelivered == 1 else 1,
+    )
     assert state.undelivered == 1 and state.step == "ask_connectivity"
     errors = slack.metrics.api_errors.collect()[0].samples
     assert any(s.labels["platform"] == "slack" and s.value == 1 for s in errors)
@@ -149,14 +171,18 @@ async def telegram(mail_env: Any, tmp_path: Path) -> AsyncIterator[tuple[FakeTel
     ("status", "hang"), [(502, 0.0), (429, 0.0), (502, 1.5)], ids=["502", "429", "timeout"]
 )
 async def test_telegram_down_for_a_while_then_the_reply_arrives_once(
-    telegram: tuple[FakeTelegram, Any, Any], status: int, hang: float
+    telegram: tuple[FakeTelegram, Any, Any], status: int, hang: float, record_property: Record
 ) -> None:
     fake, _, _ = telegram
     fake.outage("sendMessage", seconds=3, status=status, hang=hang)
+    started = time.monotonic()
     fake.push_message("メールが送れない", 6001, 6001)
     await fake.wait_for(lambda f: f.sent(chat_id=6001), timeout=20)
+    took = time.monotonic() - started
     await asyncio.sleep(1.0)  # time for a duplicate to show, if one were coming
     texts = [m.get("text", "") for m in fake.sent(chat_id=6001)]
+    what = "times out" if hang else f"answers {status}"
+    record_fault(record_property, f"Telegram {what} for 3 s", "platform", took, lost=0)
     assert len(texts) == 1 and "ウェブサイト" in texts[0]
 
 

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ import redis
 from fakeslack import FakeSlack
 from fakeslack.events import message_event, post_to_app
 from faketelegram import FakeTelegram
+from faults import Record, record_fault
 from mailnet.redis import RedisServer, free_port
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -169,7 +171,9 @@ def _step(post: dict[str, Any]) -> str:
     return str(post["metadata"]["event_payload"]["step"])
 
 
-async def test_a_conversation_survives_a_replica_killed_mid_check(cluster: Cluster) -> None:
+async def test_a_conversation_survives_a_replica_killed_mid_check(
+    cluster: Cluster, record_property: Record
+) -> None:
     a, b = cluster.replicas
     person = SlackPerson(cluster)
     script = [
@@ -194,6 +198,7 @@ async def test_a_conversation_survives_a_replica_killed_mid_check(cluster: Clust
     await cluster.slack.wait_for(lambda: len(person.posts()) > before, timeout=10)
     assert _step(person.posts()[-1]) == "diagnosing"
     a.kill()
+    killed = time.monotonic()
     await post_to_app(f"{b.url}/slack/events", event, None, SECRET, retry_num=1)
 
     # Replica B takes the check over once A's lease has lapsed, without anyone writing again.
@@ -206,6 +211,14 @@ async def test_a_conversation_survives_a_replica_killed_mid_check(cluster: Clust
     assert steps.count("diagnosis") == 1 and steps.count("ask_resolved") == 1, steps
     diagnosis = next(p for p in new if _step(p) == "diagnosis")
     assert "587" in diagnosis["text"]
+    record_fault(
+        record_property,
+        "a replica SIGKILLed mid-check",
+        "replica",
+        time.monotonic() - killed,
+        lost=0,
+        note="diagnosis from the other replica after the lease lapsed",
+    )
 
     # The next message goes to the dead replica first; Slack's retry reaches B.
     closing = await person.say("できた", a, b)

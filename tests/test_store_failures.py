@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest_asyncio
 from aiohttp import web
 from fakeslack import FakeSlack
 from fakeslack.events import message_event, post_to_app
+from faults import Record, record_fault
 from mailnet.redis import RedisServer
 
 from bot.serve import build_app
@@ -80,30 +82,35 @@ async def _goes_on(bot: Bot) -> None:
     assert any("アプリ" in t for t in replies), replies
 
 
-async def test_redis_restarted_mid_conversation(serving: Any) -> None:
+async def test_redis_restarted_mid_conversation(serving: Any, record_property: Record) -> None:
     server = RedisServer.start(durable=True)
     store = RedisStore(server.url(0), socket_timeout=1.0)
     try:
         bot = await serving(store)
         await _first_two_steps(bot)
         server.halt()
+        started = time.monotonic()
         assert await bot.ready() == 503
         replies = await bot.say("taro@good.test")
         assert len(replies) == 1 and UNAVAILABLE in replies[0]
         server.resume()
         assert await bot.ready() == 200
         await _goes_on(bot)
+        record_fault(record_property, "Redis restarted", "store", time.monotonic() - started)
     finally:
         await store.close()
         server.stop()
 
 
-async def test_sqlite_file_locked_by_another_process(serving: Any, tmp_path: Path) -> None:
+async def test_sqlite_file_locked_by_another_process(
+    serving: Any, tmp_path: Path, record_property: Record
+) -> None:
     db = tmp_path / "state.db"
     store = SQLiteStore(db, busy_timeout=0.2)
     try:
         bot = await serving(store)
         await _first_two_steps(bot)
+        started = time.monotonic()
         blocker = sqlite3.connect(db, isolation_level=None)
         blocker.execute("BEGIN EXCLUSIVE")
         try:
@@ -115,6 +122,8 @@ async def test_sqlite_file_locked_by_another_process(serving: Any, tmp_path: Pat
             blocker.close()
         assert await bot.ready() == 200
         await _goes_on(bot)
+        took = time.monotonic() - started
+        record_fault(record_property, "SQLite file locked by another process", "store", took)
     finally:
         await store.close()
 
@@ -148,11 +157,12 @@ class FillableDisk(SQLiteStore):
                 pass
 
 
-async def test_sqlite_disk_full(serving: Any, tmp_path: Path) -> None:
+async def test_sqlite_disk_full(serving: Any, tmp_path: Path, record_property: Record) -> None:
     store = FillableDisk(tmp_path / "state.db")
     try:
         bot = await serving(store)
         await _first_two_steps(bot)
+        started = time.monotonic()
         store.set_full(True)
         assert await bot.ready() == 503
         # Nothing can be saved, and the person is told.
@@ -161,6 +171,7 @@ async def test_sqlite_disk_full(serving: Any, tmp_path: Path) -> None:
         store.set_full(False)
         assert await bot.ready() == 200
         await _goes_on(bot)
+        record_fault(record_property, "SQLite disk full", "store", time.monotonic() - started)
     finally:
         await store.close()
 
