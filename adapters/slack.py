@@ -197,7 +197,7 @@ class SlackAdapter:
         team = str(body.get("team_id") or event.get("team") or "-")
         text = str(event.get("text") or "")
         mentioned = f"<@{await self.bot_user()}>" in text
-        text = _MENTION.sub("", text).strip()
+        text = _from_slack(_MENTION.sub("", text)).strip()
         if event.get("channel_type") == "im":
             key = ConversationKey("slack", team, channel, "-", user)
             thread = _Thread(channel, None)
@@ -266,9 +266,7 @@ class SlackAdapter:
 
     async def _replace_buttons(self, channel: str, message: dict[str, Any], answer: str) -> None:
         blocks = [b for b in message.get("blocks", []) if b.get("type") != "actions"]
-        blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"→ {_plain(answer)}"}]}
-        )
+        blocks.append(_answer_block(answer))
         try:
             await self.client.chat_update(
                 channel=channel, ts=message["ts"], blocks=blocks, text=message.get("text", "")
@@ -288,7 +286,7 @@ class SlackAdapter:
         team = str(command.get("team_id") or "-")
         locale = await self._locale(user)
         japanese = locale.startswith("ja")
-        text = str(command.get("text") or "").strip()
+        text = _from_slack(str(command.get("text") or "")).strip()
         event_id = f"slack:cmd:{command.get('trigger_id') or channel}"
         if channel.startswith("D"):
             # In a DM the conversation is the DM itself, as for typed messages.
@@ -431,14 +429,88 @@ def _same_question(asked: str, current: str) -> bool:
     return asked == current or {asked, current} <= {"diagnosis", "ask_resolved"}
 
 
+# Slack's limits: the text of one message, and of one section (3000; a little is kept spare).
+_MAX_TEXT = 40_000
+_SECTION = 2900
+_SEQUENCE = re.compile(r"<([^<>\n]*)>")
+_ENTITY = re.compile(r"&(amp|lt|gt);")
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
+# "@" starting a word ("@here", "@channel", "@team"), not inside an address.
+_AT_WORD = re.compile(r"(?<![\w.%+\-@])@(?=\w)")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # not UTF-8: Slack could not take it
+
+
+def _from_slack(text: str) -> str:
+    """A Slack message text as the person sees it, in plain characters.
+
+    Slack sends a typed "<" as "&lt;" (and "&", ">" likewise) and turns mentions, channels and
+    links into <…> sequences; the dialogue gets the words they show: "@U123" or "@name",
+    "#general", "@here", a link's label (else its address), a mailto's address.
+    """
+
+    def shown(found: re.Match[str]) -> str:
+        target, _, label = found.group(1).partition("|")
+        if target.startswith(("@", "#")):
+            return target[0] + (label.lstrip("@#") or target[1:])
+        if target.startswith("!"):  # <!here>, <!subteam^S1|@team>, <!date^…|fallback>
+            return label or "@" + target[1:].split("^", 1)[0]
+        if target.startswith("mailto:"):
+            return label or target.removeprefix("mailto:")
+        return label or target
+
+    text = _SEQUENCE.sub(shown, text)
+    return _ENTITY.sub(lambda found: _ENTITIES[found.group(1)], text)
+
+
 def _plain(text: str) -> str:
-    """Text a person typed, made inert: no pings, no links, no formatting tricks."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text for a mrkdwn field, made inert whatever someone typed into it.
+
+    "&", "<" and ">" are escaped, so no <!channel>, <!here>, <@U…>, <#C…> or <url|label> can be
+    formed; an "@" that starts a word gets an invisible word joiner after it, so Slack's automatic
+    parsing cannot read "@here" or "@team" as a mention; and the text is cut to what Slack takes
+    in one message (never inside an escape). A lone surrogate becomes U+FFFD.
+    """
+    text = _AT_WORD.sub("@\u2060", _LONE_SURROGATE.sub("\ufffd", text))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if len(text) > _MAX_TEXT:
+        text = _cut(text, _MAX_TEXT - 1) + "…"
+    return text
+
+
+def _cut(text: str, limit: int) -> str:
+    """At most `limit` characters of escaped text, not ending inside an "&amp;"-style escape."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    amp = head.rfind("&", max(0, limit - 4))
+    return head[:amp] if amp != -1 and ";" not in head[amp:] else head
+
+
+def _chunks(text: str, size: int = _SECTION) -> list[str]:
+    """Escaped text in pieces of at most `size`, split at a line break where one is near."""
+    chunks: list[str] = []
+    while len(text) > size:
+        head = _cut(text, size)
+        newline = head.rfind("\n", size // 2)
+        head = head[: newline + 1] if newline != -1 else head
+        chunks.append(head)
+        text = text[len(head) :]
+    if text or not chunks:
+        chunks.append(text)
+    return chunks
+
+
+def _answer_block(answer: str) -> dict[str, Any]:
+    """The "→ answer" line that replaces a question's buttons. The label comes back in the
+    click's payload, escaped by Slack; it is read back to plain text and escaped once."""
+    shown = _plain(_from_slack(answer)[:200])
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": f"→ {shown}"}]}
 
 
 def _blocks(text: str, choices: list[Choice], step: str = "") -> list[dict[str, Any]]:
     # A section holds at most 3000 characters: a long diagnosis becomes several sections.
-    chunks = [text[i : i + 2900] for i in range(0, len(text), 2900)][:20] or [" "]
+    # `text` is escaped (_plain); the pieces are never cut inside an escape.
+    chunks = [chunk for chunk in _chunks(text) if chunk.strip()][:40] or [" "]
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in chunks
     ]

@@ -9,6 +9,7 @@ shared between processes), so a restart or a second instance loses nothing.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -224,7 +225,7 @@ class TelegramAdapter:
         )
         original = getattr(query.message, "text", "") or ""
         try:  # show the choice and drop the keyboard, so an old button cannot be used again
-            await query.edit_message_text(f"{original}\n→ {label}")
+            await query.edit_message_text(_text(f"{original}\n→ {label}"))
         except BadRequest as exc:
             log.info("telegram: could not edit the question: %s", exc.message)
         await self._dispatch(key, update, value=value)
@@ -274,16 +275,17 @@ class TelegramAdapter:
             return
         markup = _markup(out.choices)
         target = chat.refs.get(out.replaces) if out.replaces else None
+        text = _text(out.text)
 
         async def deliver() -> int | None:
             if target is not None:
                 await self.app.bot.edit_message_text(
-                    out.text[:4096], chat_id=chat.chat_id, message_id=target, reply_markup=markup
+                    text, chat_id=chat.chat_id, message_id=target, reply_markup=markup
                 )
                 return None
             message = await self.app.bot.send_message(
                 chat.chat_id,
-                out.text[:4096],
+                text,
                 reply_markup=markup,
                 message_thread_id=chat.thread_id,
             )
@@ -328,6 +330,32 @@ def _retry_reason(exc: BaseException) -> tuple[str, float | None] | None:
     if isinstance(exc, NetworkError):
         return "server_error", None
     return None  # BadRequest, Forbidden (blocked by the person), …: final
+
+
+# Telegram's limit on a message's text, in UTF-16 code units (an emoji counts two).
+MAX_TEXT = 4096
+# "@" starting a word ("@admin"), not inside an address: Telegram would make it a mention.
+_AT_WORD = re.compile(r"(?<![\w.%+\-@])@(?=\w)")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # not UTF-8: it could not be sent
+
+
+def _text(text: str) -> str:
+    """A message's text as it is sent: always plain text (no parse_mode, so no HTML or Markdown
+    that someone typed can format it), never a mention that notifies someone ("@" starting a
+    word gets an invisible word joiner after it), never blank, printable (a lone surrogate
+    becomes U+FFFD), and cut to Telegram's limit.
+    """
+    text = _AT_WORD.sub("@\u2060", _LONE_SURROGATE.sub("\ufffd", text))
+    if not text.strip():
+        return "…"
+    if len(text.encode("utf-16-le")) <= 2 * MAX_TEXT:
+        return text
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > MAX_TEXT - 1:
+            return text[:index] + "…"
+    return text
 
 
 def _seconds(delay: Any) -> float:

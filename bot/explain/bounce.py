@@ -76,6 +76,9 @@ _STATUS = re.compile(r"(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?![\d]|\.\d)")
 _ACTIONS = frozenset({"failed", "delayed", "delivered", "relayed", "expanded"})
 _MAX_LINES = 25  # lines read after a recipient's address line
 _MAX_RECIPIENTS = 50
+_AROUND_BEFORE = 500  # characters of a line kept before and after an address in a generic bounce
+_AROUND_AFTER = 2000  # (a recipient's diagnostic is cut to 2000 characters anyway)
+_BODY_MAX = 4000  # characters of the reason read after a recipient's address line
 
 
 @dataclass(frozen=True)
@@ -353,7 +356,7 @@ def _address_lines(lines: list[str]) -> list[_Draft]:
             continue
         rest = [found.group(2).strip()] if found.group(2).strip() else []
         following = _paragraph_after(lines, index)
-        body = " ".join(rest + following)
+        body = " ".join(rest + following)[:_BODY_MAX]
         if not body:
             continue
         skip_to = index + 1 + len(following)
@@ -477,11 +480,19 @@ def _generic(text: str) -> list[_Draft]:
     lines = _report_lines(text)
     drafts: dict[str, _Draft] = {}
     for index, line in enumerate(lines):
+        joined: str | None = None
         for found in _ADDRESS.finditer(line):
             address = found.group(1).strip(".")
             if not _is_recipient(address) or address.lower() in drafts:
                 continue
-            around = " ".join(s.strip() for s in lines[index : index + 4] if s.strip())
+            if len(drafts) >= _MAX_RECIPIENTS:
+                return list(drafts.values())
+            if joined is None:
+                joined = " ".join(s.strip() for s in lines[index : index + 4] if s.strip())
+            # The text around this address only: thousands of addresses on one long line must
+            # not each carry (and each be explained from) the whole line.
+            at = max(0, found.start() - (len(line) - len(line.lstrip())))
+            around = joined[max(0, at - _AROUND_BEFORE) : at + _AROUND_AFTER]
             drafts[address.lower()] = _Draft(address=address, diagnostic=around, context=around)
     return list(drafts.values())
 
@@ -496,8 +507,10 @@ def _explain(draft: _Draft, fallback: Callable[[], Match | None], catalog: Catal
     as the answer only when nothing more specific turns up.
     """
     headline: Match | None = None
+    tried: set[str] = set()
     for clue in (draft.diagnostic, draft.status, draft.context):
-        if clue:
+        if clue and clue not in tried:  # the context is often the diagnostic itself
+            tried.add(clue)
             for match in find_codes(clue, catalog):
                 if not match.entry.headline:
                     return match

@@ -8,7 +8,9 @@ from typing import Any
 
 from conversations.understanding.normalize import normalize
 
-_ADDRESS = re.compile(r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+")
+# The lookbehind starts a match only where a run of address characters starts: without it a long
+# run with no "@" in it is scanned again from every position (quadratic time).
+_ADDRESS = re.compile(r"(?<![a-z0-9._%+\-])[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+")
 # ASCII boundaries: 「ドメインはexample.orgだよ」 has no space around the name.
 _HOST = re.compile(
     r"(?<![a-z0-9.\-])((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,24})(?![a-z0-9\-@])"

@@ -38,9 +38,18 @@ def _index() -> tuple[tuple[str, frozenset[str]], ...]:
     return tuple(index)
 
 
+@cache
+def _largest() -> int:
+    return max((len(known) for _, known in _index()), default=0)
+
+
 def best_topic(text: str) -> str | None:
     grams = _bigrams(text)
     if len(grams) < 2:
+        return None
+    # Dice is at most 2|known| / (|grams| + |known|): past this size no phrasing can reach the
+    # threshold, and a long paste need not be compared with every one of them.
+    if len(grams) * THRESHOLD > (2 - THRESHOLD) * _largest():
         return None
     best, score = None, 0.0
     for topic, known in _index():

@@ -8,14 +8,17 @@ means it whatever step they are on), then questions, problems, answers.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from conversations.understanding import lexicon as L
 from conversations.understanding.entities import Entities, extract
 from conversations.understanding.faq_match import best_topic
-from conversations.understanding.normalize import compact, normalize
+from conversations.understanding.normalize import normalize, printable
 from conversations.understanding.redact import redact
+
+T = TypeVar("T")
 
 INTENTS = (
     "report_problem", "ask_question", "affirm", "deny", "dont_know", "provide_info", "restart",
@@ -68,19 +71,27 @@ def topic_of(text: str) -> str | None:
 
 
 def understand(text: str, step: str | None = None) -> Understanding:
-    """Understand one message; `step` is the question the bot asked last, if any."""
-    redacted, pasted = redact(text)
-    squeezed = compact(redacted)
+    """Understand one message; `step` is the question the bot asked last, if any.
+
+    `redacted_text` is what may be kept and shown: without the password, and printable.
+    """
+    redacted, pasted = redact(printable(text))
     spaced = normalize(redacted)
+    squeezed = spaced.replace(" ", "")  # compact(redacted), without normalising it twice
     entities = extract(redacted)
     result = Understanding(
         "provide_info", entities=entities, password_pasted=pasted, redacted_text=redacted
     )
     result.intent = _intent(squeezed, spaced, entities, step, result)
-    result.recipient_side = bool(
-        L.RECIPIENT_SIDE.search(squeezed) or L.RECIPIENT_SIDE.search(spaced)
-    ) and result.symptom in ("send", "both", None)
+    recipient_side = _either(lambda form: bool(L.RECIPIENT_SIDE.search(form)), squeezed, spaced)
+    result.recipient_side = bool(recipient_side) and result.symptom in ("send", "both", None)
     return result
+
+
+def _either(read: Callable[[str], T], squeezed: str, spaced: str) -> T | None:
+    """What `read` finds in the compact form, else in the spaced one. A text without spaces
+    (most Japanese) has one form only: it is read once, not twice."""
+    return read(squeezed) or (read(spaced) if spaced != squeezed else None)
 
 
 def side_of(text: str) -> str | None:
@@ -106,14 +117,14 @@ def _intent(
     squeezed: str, spaced: str, entities: Entities, step: str | None, out: Understanding
 ) -> str:
     def hit(pattern: re.Pattern[str]) -> bool:
-        return bool(pattern.search(squeezed) or pattern.search(spaced))
+        return bool(_either(pattern.search, squeezed, spaced))
 
     if not squeezed:
         return "dont_know"
     size = len(squeezed)
-    symptom = symptom_of(squeezed) or symptom_of(spaced)
+    symptom = _either(symptom_of, squeezed, spaced)
     out.symptom = symptom
-    topic = topic_of(squeezed) or topic_of(spaced)
+    topic = _either(topic_of, squeezed, spaced)
     asking = hit(L.QUESTION)
     names_server = bool(entities.address or entities.host)
     commandish = not names_server and not entities.app
@@ -155,7 +166,7 @@ def _intent(
     if hit(L.THANKS) and not symptom:
         return "thanks"
     if step == "ask_symptom":
-        side = symptom or side_of(squeezed) or side_of(spaced)
+        side = symptom or _either(side_of, squeezed, spaced)
         if side and not hit(L.MAIL_WORD):
             out.symptom = side
             return "provide_info"  # 「送信のほう」「両方ダメ」 answer the question

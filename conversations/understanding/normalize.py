@@ -15,8 +15,15 @@ MAX_INPUT = 4000  # characters looked at; a 100 kB paste is understood from its 
 _MAILTO = re.compile(r"<mailto:([^|>]+)(?:\|[^>]*)?>")
 _SLACK_LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
 _SPACES = re.compile(r"\s+")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # Small kana and long-vowel variants people produce with an IME slip.
 _VARIANTS = str.maketrans({"〜": "~", "～": "~", "ー": "ー", "‐": "-", "−": "-", "―": "-"})
+
+
+def printable(text: str) -> str:
+    """The text with lone surrogates (a broken paste, a bad decode, a "\\ud800" in JSON) shown
+    as U+FFFD: they cannot be stored as UTF-8, logged or sent back."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def unwrap_platform_markup(text: str) -> str:
@@ -29,8 +36,10 @@ def normalize(text: str) -> str:
     """NFKC, lower case, one space between words (for entity extraction)."""
     text = unwrap_platform_markup(text[:MAX_INPUT])
     text = unicodedata.normalize("NFKC", text).translate(_VARIANTS)
+    # Control and format characters (NUL, bidi marks, zero-width joiners) and lone surrogates
+    # from a broken paste say nothing and would split words.
     text = "".join(
-        ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf") or ch in "\n\t"
+        ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf", "Cs") or ch in "\n\t"
     )
     return _SPACES.sub(" ", text).strip().lower()
 
