@@ -35,10 +35,13 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[Outbound], Awaitable[None]]
 
+
 def check_lease(timeout: float) -> float:
     """How long a check holds its conversation and budget slot: its deadline, time to report,
     and a margin. A replica that dies mid-check loses them after this long."""
     return 2 * timeout + 10
+
+
 SWEEP_INTERVAL = 10.0  # seconds between looks for checks a dead replica left unfinished
 EXPIRE_INTERVAL = 600.0  # seconds between ends of idle conversations
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.addresses import UserSetting
+from bot.addresses import UserSetting, is_ip_literal
 from bot.knowledge.providers import Auth, Status
 from bot.knowledge.typos import suggest_domain
 from bot.model import Endpoint, Finding, Protocol, Security, Severity
-from bot.probes.dns import DnsStatus
+from bot.probes.dns import CNAME_LOOP, DnsStatus
 from bot.probes.result import AuthOutcome, Failure, Note, ProbeResult
 
 if TYPE_CHECKING:
@@ -17,15 +17,20 @@ if TYPE_CHECKING:
 _FAILURE_CODES: dict[Failure, str] = {
     Failure.POLICY_INTERNAL: "policy.internal_address",
     Failure.POLICY_PORT: "policy.port_not_allowed",
+    Failure.POLICY_LIMIT: "policy.connection_limit",
     Failure.HOST_NOT_FOUND: "dns.host_not_found",
     Failure.DNS_FAILED: "dns.resolver_failed",
+    Failure.DNS_LOOP: "dns.cname_loop",
     Failure.REFUSED: "net.refused",
     Failure.TIMEOUT: "net.timeout",
     Failure.UNREACHABLE: "net.unreachable",
+    Failure.IPV6_ONLY: "net.ipv6_only",
     Failure.CONNECT_ERROR: "net.unreachable",
     Failure.EXPECTS_STARTTLS: "tls.expects_starttls",
     Failure.EXPECTS_IMPLICIT: "tls.expects_implicit",
     Failure.NO_GREETING: "net.no_greeting",
+    Failure.TOO_SLOW: "net.too_slow",
+    Failure.TOO_LONG: "net.reply_too_long",
     Failure.CERT_EXPIRED: "tls.cert_expired",
     Failure.CERT_NOT_YET_VALID: "tls.cert_not_yet_valid",
     Failure.CERT_HOSTNAME_MISMATCH: "tls.cert_hostname_mismatch",
@@ -93,12 +98,22 @@ def domain_findings(report: Report) -> list[Finding]:
                 domain=domain,
             )
         ]
+    if mx.status is DnsStatus.FAILED and mx.detail == CNAME_LOOP:
+        return [_finding("dns.cname_loop", Severity.ERROR, domain=domain, host=domain)]
     if mx.status is DnsStatus.FAILED:
         return [_finding("dns.resolver_failed", Severity.ERROR, domain=domain, detail=mx.detail)]
     if mx.null_mx:
         return [_finding("dns.null_mx", Severity.ERROR, domain=domain)]
     if mx.status is DnsStatus.NODATA or not mx.records:
         return [_finding("dns.no_mail_exchanger", Severity.WARNING, domain=domain)]
+    literal = [r.host for r in mx.records if is_ip_literal(r.host.strip("[]"))]
+    if literal:
+        # RFC 5321 5.1: an MX names a host; Postfix and Exim refuse to deliver to an address
+        # there, so mail to the domain does not arrive when every MX is one.
+        receiving = bool({Protocol.IMAP, Protocol.POP3} & report.request.protocols)
+        every = len(literal) == len([r for r in mx.records if r.host])
+        severity = Severity.ERROR if receiving and every else Severity.WARNING
+        return [_finding("dns.mx_is_address", severity, domain=domain, host=literal[0])]
     return []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,10 +58,21 @@ class Dialect(ABC):
 async def read_lines_until(
     conn: Connection, timeout: float, is_last: Callable[[str], bool]
 ) -> list[str]:
-    """Read lines until `is_last(line)` is true, at most MAX_REPLY_LINES."""
+    """Read lines until `is_last(line)` is true, at most MAX_REPLY_LINES, all within `timeout`.
+
+    A reply that has begun but not ended when the time runs out is a slow server ("slow"), not
+    a silent one."""
     lines: list[str] = []
+    deadline = time.monotonic() + timeout
     while True:
-        line = await conn.readline(timeout)
+        try:
+            line = await conn.readline(max(0.0, deadline - time.monotonic()))
+        except ReadFailed as exc:
+            if exc.kind == "timeout" and lines:
+                raise ReadFailed(
+                    "slow", f"{len(lines)} lines of a reply arrived in {timeout:.1f} s"
+                ) from None
+            raise
         lines.append(line)
         if is_last(line):
             return lines

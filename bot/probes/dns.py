@@ -14,15 +14,19 @@ from typing import Any, TypeVar
 
 import dns.asyncresolver
 import dns.exception
+import dns.message
 import dns.name
 import dns.rdatatype
 import dns.resolver
 
 from bot.addresses import is_ip_literal
+from bot.probes.transport import ConnectionBudget
 
 T = TypeVar("T")
 
 LOOKUP_LIFETIME = 4.0  # seconds for one name, across all servers and retries
+CNAME_LOOP = "CNAME loop"  # the detail of a DnsError whose name's CNAME chain loops
+MAX_TXT = 4096  # characters kept of one TXT record (its strings joined)
 
 
 class DnsStatus(StrEnum):
@@ -86,11 +90,24 @@ def make_resolver(servers: tuple[str, ...]) -> dns.asyncresolver.Resolver:
     return resolver
 
 
+def _chain_too_long(exc: BaseException) -> bool:
+    """dnspython gives up on a CNAME chain of more than 16 links (a loop never ends)."""
+    if isinstance(exc, dns.message.ChainTooLong):
+        return True
+    errors = getattr(exc, "kwargs", {}).get("errors") or []
+    return any(len(e) > 3 and isinstance(e[3], dns.message.ChainTooLong) for e in errors)
+
+
 class DnsClient:
+    """One check's lookups, each name and type asked once (so every connection of the check
+    to one name goes to the addresses of one answer), and the check's connection budget: this
+    is the one object every part of a check shares, probes, autoconfig fetches and logins."""
+
     def __init__(self, servers: tuple[str, ...] = (), lifetime: float = LOOKUP_LIFETIME) -> None:
         self._resolver = make_resolver(servers)
         self._lifetime = lifetime
         self._cache: dict[tuple[str, str], asyncio.Future[Any]] = {}
+        self.budget = ConnectionBudget()
 
     async def _cached(self, key: tuple[str, str], make: Callable[[], Awaitable[T]]) -> T:
         future = self._cache.get(key)
@@ -111,10 +128,14 @@ class DnsClient:
         except dns.resolver.NoAnswer:
             raise DnsError(DnsStatus.NODATA, name) from None
         except dns.resolver.NoNameservers as exc:
+            if _chain_too_long(exc):
+                raise DnsError(DnsStatus.FAILED, name, CNAME_LOOP) from None
             raise DnsError(DnsStatus.FAILED, name, "no name server answered") from exc
         except dns.exception.Timeout:
             raise DnsError(DnsStatus.FAILED, name, "timeout") from None
         except (dns.exception.DNSException, ValueError) as exc:
+            if _chain_too_long(exc):
+                raise DnsError(DnsStatus.FAILED, name, CNAME_LOOP) from None
             raise DnsError(DnsStatus.FAILED, name, type(exc).__name__) from None
         return list(answer)
 
@@ -170,8 +191,10 @@ class DnsClient:
             rdatas = await self._query(name, "TXT")
         except DnsError:
             return []
-        texts = [b"".join(r.strings).decode("utf-8", "replace") for r in rdatas]
-        return [t[:4096] for t in texts[:20]]  # a huge TXT answer is read only so far
+        # Every record is kept (an SPF record may come last among many), each cut at MAX_TXT:
+        # the answer itself is at most one 64 KB DNS message, so this is bounded too.
+        texts = (b"".join(r.strings)[: MAX_TXT * 4] for r in rdatas)
+        return [t.decode("utf-8", "replace")[:MAX_TXT] for t in texts]
 
     async def srv(self, name: str) -> list[SrvRecord]:
         """SRV records sorted by priority then weight (highest first); [] when none."""

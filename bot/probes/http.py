@@ -60,31 +60,38 @@ async def _get_once(
         raise HttpFailed(f"not an http(s) URL: {url[:100]}")
     https = parts.scheme == "https"
     port = explicit_port or (443 if https else 80)
-    budget = Deadline(deadline.cap(timeout))
+    within = Deadline(deadline.cap(timeout))
     try:
         ips = await dns.addresses(parts.hostname)
-        conn = await open_tcp(ips, port, settings.allow_networks, budget.remaining(), http=True)
+        conn = await open_tcp(
+            ips,
+            port,
+            settings.allow_networks,
+            within.remaining(),
+            http=True,
+            budget=dns.budget,
+        )
     except (DnsError, PolicyRefused, ConnectFailed) as exc:
         raise HttpFailed(str(exc)) from None
     try:
         if https:
             context = tlsmod.verifying_context(settings.ca_file)
-            await conn.start_tls(context, parts.hostname, budget.remaining())
+            await conn.start_tls(context, parts.hostname, within.remaining())
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         # HTTP/1.0: the server closes after the body, so no chunked encoding to undo.
         request = (
             f"GET {path} HTTP/1.0\r\nHost: {parts.netloc}\r\nUser-Agent: {USER_AGENT}\r\n"
             "Accept: application/xml, text/xml\r\nConnection: close\r\n"
         )
-        await conn.send(request, budget.remaining())
-        status_line = await conn.readline(budget.remaining())
+        await conn.send(request, within.remaining())
+        status_line = await conn.readline(within.remaining())
         words = status_line.split(" ", 2)
         if len(words) < 2 or not words[0].startswith("HTTP/") or not words[1].isdigit():
             raise HttpFailed(f"not an HTTP response: {status_line[:80]!r}")
         status = int(words[1])
         location = b""
         while True:
-            header = await conn.readline(budget.remaining())
+            header = await conn.readline(within.remaining())
             if not header:
                 break
             name, _, value = header.partition(":")
@@ -94,7 +101,7 @@ async def _get_once(
             return HttpResponse(url, status, location)
         body = b""
         while len(body) <= MAX_BODY:
-            chunk = await conn.read_bytes(16384, budget.remaining())
+            chunk = await conn.read_bytes(16384, within.remaining())
             if not chunk:
                 break
             body += chunk

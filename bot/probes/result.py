@@ -15,15 +15,20 @@ class Failure(StrEnum):
 
     POLICY_INTERNAL = "policy_internal"
     POLICY_PORT = "policy_port"
+    POLICY_LIMIT = "policy_limit"  # the check had dialled as many addresses as it may
     HOST_NOT_FOUND = "host_not_found"
     DNS_FAILED = "dns_failed"
+    DNS_LOOP = "dns_loop"  # the name is a CNAME chain that loops (or never ends)
     REFUSED = "refused"
     TIMEOUT = "timeout"  # connect got no answer: dropped by a firewall
     UNREACHABLE = "unreachable"
+    IPV6_ONLY = "ipv6_only"  # the name has only IPv6 addresses, and there is no IPv6 route
     CONNECT_ERROR = "connect_error"
     EXPECTS_STARTTLS = "expects_starttls"  # TLS spoken to a port that greets in plain text
     EXPECTS_IMPLICIT = "expects_implicit"  # plain text spoken to a TLS-first port
     NO_GREETING = "no_greeting"
+    TOO_SLOW = "too_slow"  # a reply began, but came so slowly the deadline passed first
+    TOO_LONG = "too_long"  # a line, a reply or a connection's data beyond the read caps
     REJECTED = "rejected"  # the greeting itself is a refusal
     CERT_EXPIRED = "cert_expired"
     CERT_NOT_YET_VALID = "cert_not_yet_valid"

@@ -15,12 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.addresses import is_ip_literal
 from bot.config import Settings
 from bot.model import Endpoint, Protocol, Security
 from bot.netpolicy import PolicyRefused
 from bot.probes import tls as tlsmod
 from bot.probes.dialect import OAUTH_MECHANISMS, Dialect, Reply
-from bot.probes.dns import DnsClient, DnsError, DnsStatus
+from bot.probes.dns import CNAME_LOOP, DnsClient, DnsError, DnsStatus
 from bot.probes.imap import ImapDialect
 from bot.probes.pop3 import Pop3Dialect
 from bot.probes.result import AuthOutcome, Failure, Note, ProbeResult, Stage
@@ -49,6 +50,18 @@ _TLS_FAILURE = {
     "timeout": Failure.NO_GREETING,
     "handshake_failed": Failure.HANDSHAKE_FAILED,
     "maybe_legacy": Failure.HANDSHAKE_FAILED,
+}
+
+# After a STARTTLS go-ahead the server has promised TLS: whatever then goes wrong in the
+# handshake is a failed handshake, not a port that "wants plain text" or "never spoke".
+_STARTTLS_HANDSHAKE_DETAIL = {
+    "plaintext_peer": "the server agreed to STARTTLS, then sent something that is not TLS",
+    "timeout": "the server agreed to STARTTLS, then did not finish the TLS handshake",
+}
+
+_POLICY_FAILURE = {
+    "port_not_allowed": Failure.POLICY_PORT,
+    "connection_limit": Failure.POLICY_LIMIT,
 }
 
 _CONNECT_FAILURE = {
@@ -126,8 +139,12 @@ async def probe(
 def _read_failure(ctx: ProbeContext, exc: ReadFailed) -> Failure:
     if exc.kind == "timeout":
         return Failure.DEADLINE if ctx.deadline.remaining() <= 0.05 else Failure.NO_GREETING
+    if exc.kind == "slow":
+        return Failure.TOO_SLOW
     if exc.kind == "closed":
         return Failure.DROPPED
+    if exc.kind == "too_long":
+        return Failure.TOO_LONG
     return Failure.PROTOCOL_ERROR
 
 
@@ -139,6 +156,8 @@ async def _resolve(ctx: ProbeContext, endpoint: Endpoint, result: ProbeResult) -
         timer.done(False, str(exc))
         if exc.status in (DnsStatus.NXDOMAIN, DnsStatus.NODATA):
             raise _Stop(Failure.HOST_NOT_FOUND, str(exc.status)) from None
+        if exc.detail == CNAME_LOOP:
+            raise _Stop(Failure.DNS_LOOP, CNAME_LOOP) from None
         raise _Stop(Failure.DNS_FAILED, exc.detail) from None
     except TimeoutError:
         timer.done(False, "timeout")
@@ -153,18 +172,21 @@ async def _connect(
     timer = _Timer(result, "connect") if result else None
     try:
         conn = await open_tcp(
-            ips, endpoint.port, ctx.settings.allow_networks, ctx.deadline.cap(ctx.settings.timeout)
+            ips,
+            endpoint.port,
+            ctx.settings.allow_networks,
+            ctx.deadline.cap(ctx.settings.timeout),
+            budget=ctx.dns.budget,
         )
     except PolicyRefused as exc:
         if timer:
             timer.done(False, str(exc))
-        failure = (
-            Failure.POLICY_PORT if exc.reason == "port_not_allowed" else Failure.POLICY_INTERNAL
-        )
-        raise _Stop(failure, exc.target) from None
+        raise _Stop(_POLICY_FAILURE.get(exc.reason, Failure.POLICY_INTERNAL), exc.target) from None
     except ConnectFailed as exc:
         if timer:
             timer.done(False, exc.kind)
+        if exc.ipv6_only and not is_ip_literal(endpoint.host.strip("[]")):
+            raise _Stop(Failure.IPV6_ONLY, ", ".join(exc.tried)) from None
         raise _Stop(_CONNECT_FAILURE[exc.kind], exc.detail) from None
     if timer and result:
         timer.done(True, conn.ip)
@@ -183,6 +205,8 @@ async def _handshake(
         await conn.start_tls(context, endpoint.host, ctx.deadline.remaining())
     except (ssl.SSLError, TimeoutError, ConnectionError, OSError, EOFError) as exc:
         kind, detail = tlsmod.classify_tls_error(exc)
+        if endpoint.security is not Security.SSL and kind in _STARTTLS_HANDSHAKE_DETAIL:
+            kind, detail = "handshake_failed", _STARTTLS_HANDSHAKE_DETAIL[kind]
         timer.done(False, detail)
         result.tls.error_kind, result.tls.error = kind, detail
         failure = _TLS_FAILURE.get(kind, Failure.HANDSHAKE_FAILED)
@@ -219,6 +243,12 @@ async def _tls_session(
             conn.broken = True
             await conn.close()
         return None
+    except BaseException:
+        # Cancelled (the greeting came after all, or the deadline): never leave it open.
+        if conn is not None:
+            conn.broken = True
+            await conn.close()  # a broken connection is aborted at once, without waiting
+        raise
 
 
 async def _inspect(

@@ -37,6 +37,8 @@ def write_config(directory: Path, log: Path) -> Path:
     # srv-host=name,target,port,priority,weight
     lines += [f"srv-host={name},{target},{port},0,1" for name, target, port in records.srv]
     lines += [f'txt-record={name},"{text}"' for name, text in records.txt]
+    # Zones another server answers (hostile.py's DNS peer): more specific than local=/test/.
+    lines += [f"server=/{zone}/{ip}" for zone, ip in records.forward]
     conf = directory / "dnsmasq.conf"
     conf.write_text("\n".join(lines) + "\n")
     return conf

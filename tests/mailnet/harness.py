@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import dnsmasq, dovecot, firewall, layout, stale
 from .certs import Certs, make_certs
+from .hostile import HostilePeers
 from .peers import HttpExchange, HttpRequest, Peers
 from .postfix import Postfix
 from .procs import reap, require_programs, terminate
@@ -33,6 +34,7 @@ class MailNet:
         self.env: dict[str, str] = {}
         self.startup_seconds = 0.0
         self._peers: Peers | None = None
+        self._hostile: HostilePeers | None = None
         self._postfix: Postfix | None = None
         self._procs: list[subprocess.Popen[bytes]] = []
         self._cleanups: list[Callable[[], None]] = []
@@ -41,6 +43,7 @@ class MailNet:
             "dovecot": workdir / "dovecot" / "dovecot.log",
             "dnsmasq": workdir / "dnsmasq" / "dnsmasq.log",
             "peers": workdir / "peers.log",
+            "hostile": workdir / "hostile.log",
         }
 
     @classmethod
@@ -86,6 +89,8 @@ class MailNet:
 
         self._peers = Peers(self.certs.web, self.logs["peers"])
         self._peers.start()
+        self._hostile = HostilePeers(self.logs["hostile"])
+        self._hostile.start()
 
         # Dovecot's auth socket must exist before Postfix offers AUTH.
         dovecot.wait_ready(dovecot_dir, dovecot_proc, dovecot_log, deadline)
@@ -109,6 +114,9 @@ class MailNet:
         if self._peers is not None:
             self._peers.stop()
             self._peers = None
+        if self._hostile is not None:
+            self._hostile.stop()
+            self._hostile = None
         if postfix is not None:
             postfix.finish_stop()
         for proc in self._procs:
@@ -141,6 +149,12 @@ class MailNet:
         peers.http_requests.clear()
         peers.http_log.clear()
 
+    @property
+    def hostile(self) -> HostilePeers:
+        """The hostile and broken servers (hostile.py): connection and DNS query counts."""
+        assert self._hostile is not None, "mailnet is not running"
+        return self._hostile
+
     def _running_peers(self) -> Peers:
         assert self._peers is not None, "mailnet is not running"
         return self._peers
@@ -150,7 +164,7 @@ class MailNet:
         return {name: _size(path) for name, path in self.logs.items()}
 
     def log(self, name: str, since: dict[str, int] | None = None) -> str:
-        """Text of a server log: "postfix", "dovecot", "dnsmasq" or "peers"."""
+        """Text of a server log: "postfix", "dovecot", "dnsmasq", "peers" or "hostile"."""
         path = self.logs[name]
         start = since.get(name, 0) if since else 0
         try:
