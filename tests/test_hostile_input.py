@@ -66,6 +66,7 @@ from fakeslack.events import (
     slash_command,
 )
 from faketelegram import FakeTelegram
+from faults import Record, record_fault
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
@@ -259,7 +260,7 @@ def _warm_up() -> None:
 # ----------------------------------------------------------------------- the parser itself
 
 
-def test_understanding_never_raises_and_stays_within_its_bound() -> None:
+def test_understanding_never_raises_and_stays_within_its_bound(record_property: Record) -> None:
     _warm_up()
     worst = Worst(UNDERSTAND_BOUND)
 
@@ -285,6 +286,9 @@ def test_understanding_never_raises_and_stays_within_its_bound() -> None:
 
     check()
     print(f"\nworst understanding times: {worst.report()}")
+    slowest, chars = max(worst.seen.values())
+    name = f"hostile messages to the parser (up to 100 kB; worst {chars} chars)"
+    record_fault(record_property, name, "input", slowest, note=f"bound {UNDERSTAND_BOUND:g} s")
 
 
 _SPEC_FORM = re.compile(r"^[a-z0-9.\-]+(?::\d{1,5})?(?:/(?:ssl|starttls|none))?$")
@@ -313,7 +317,7 @@ def test_the_settings_extractor_never_raises_and_gives_specs_the_engine_reads() 
     print(f"\nworst settings extraction times: {worst.report()}")
 
 
-def test_explain_never_raises_and_stays_within_its_bound() -> None:
+def test_explain_never_raises_and_stays_within_its_bound(record_property: Record) -> None:
     _warm_up()
     worst = Worst(EXPLAIN_BOUND)
 
@@ -328,6 +332,9 @@ def test_explain_never_raises_and_stays_within_its_bound() -> None:
         json.dumps(explain(text, lang).to_json(), ensure_ascii=False).encode("utf-8")
 
     check()
+    slowest, chars = max(worst.seen.values())
+    name = f"hostile texts to explain (up to 100 kB; worst {chars} chars)"
+    record_fault(record_property, name, "input", slowest, note=f"bound {EXPLAIN_BOUND:g} s")
     print(f"\nworst explain times: {worst.report()}")
 
 

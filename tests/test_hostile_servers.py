@@ -13,6 +13,7 @@ from pathlib import Path
 import dns.resolver
 import pytest
 from checks import codes, run_check
+from faults import Record, record_fault
 from mailnet import MailNet
 from mailnet.hostile import FAULTS, V6ONLY_NETWORK, Fault
 from mailnet.layout import V6ONLY_IP
@@ -34,9 +35,17 @@ MEMORY_LIMIT = 20 * 1024 * 1024  # bytes; the largest fault sends 10 MB
 
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name)
 async def test_each_fault_ends_in_time_with_bounded_memory_and_says_what_happened(
-    mailnet: MailNet, fault: Fault
+    mailnet: MailNet, fault: Fault, record_property: Record
 ) -> None:
     result = await measure_fault(fault, mailnet.env)
+    record_fault(
+        record_property,
+        result.get("what") or fault.name,
+        "server",
+        result["seconds"],
+        code=fault.code if fault.code in result["codes"] else ",".join(result["codes"]),
+        peak_bytes=result["peak_bytes"],
+    )
     assert not result["traceback"], result["traceback_text"]
     assert fault.code in result["codes"], result["codes"]
     assert not set(fault.absent) & set(result["codes"]), result["codes"]

@@ -97,6 +97,7 @@ async def test_slack_down_for_a_while_then_the_reply_arrives_once(
         time.monotonic() - started,
         lost=0 if texts else 1,
         ack_seconds=round(ack, 3),
+        note=f"acknowledged in {ack * 1000:.0f} ms; the reply delivered once, when Slack was back",
     )
     assert len(texts) == 1 and "ウェブサイト" in texts[0]  # delivered, once
     sample = slack.metrics.api_retries.collect()[0].samples
@@ -132,6 +133,7 @@ async def test_past_the_deadline_the_case_records_what_was_not_delivered(
         "platform",
         time.monotonic() - started,
         lost=0 if state.undelivered == 1 else 1,
+        note="the case records the undelivered reply (undelivered: 1)",
     )
     assert state.undelivered == 1 and state.step == "ask_connectivity"
     errors = slack.metrics.api_errors.collect()[0].samples
@@ -182,7 +184,8 @@ async def test_telegram_down_for_a_while_then_the_reply_arrives_once(
     await asyncio.sleep(1.0)  # time for a duplicate to show, if one were coming
     texts = [m.get("text", "") for m in fake.sent(chat_id=6001)]
     what = "times out" if hang else f"answers {status}"
-    record_fault(record_property, f"Telegram {what} for 3 s", "platform", took, lost=0)
+    note = "the reply delivered once, when Telegram was back"
+    record_fault(record_property, f"Telegram {what} for 3 s", "platform", took, lost=0, note=note)
     assert len(texts) == 1 and "ウェブサイト" in texts[0]
 
 

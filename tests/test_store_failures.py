@@ -96,7 +96,13 @@ async def test_redis_restarted_mid_conversation(serving: Any, record_property: R
         server.resume()
         assert await bot.ready() == 200
         await _goes_on(bot)
-        record_fault(record_property, "Redis restarted", "store", time.monotonic() - started)
+        record_fault(
+            record_property,
+            "Redis restarted",
+            "store",
+            time.monotonic() - started,
+            note="「もう一度送ってください」; /readyz 503; then the case went on",
+        )
     finally:
         await store.close()
         server.stop()
@@ -123,7 +129,13 @@ async def test_sqlite_file_locked_by_another_process(
         assert await bot.ready() == 200
         await _goes_on(bot)
         took = time.monotonic() - started
-        record_fault(record_property, "SQLite file locked by another process", "store", took)
+        record_fault(
+            record_property,
+            "SQLite file locked by another process",
+            "store",
+            took,
+            note="「もう一度送ってください」; /readyz 503; then the case went on",
+        )
     finally:
         await store.close()
 
@@ -171,7 +183,13 @@ async def test_sqlite_disk_full(serving: Any, tmp_path: Path, record_property: R
         store.set_full(False)
         assert await bot.ready() == 200
         await _goes_on(bot)
-        record_fault(record_property, "SQLite disk full", "store", time.monotonic() - started)
+        record_fault(
+            record_property,
+            "SQLite disk full",
+            "store",
+            time.monotonic() - started,
+            note="「もう一度送ってください」; /readyz 503; then the case went on",
+        )
     finally:
         await store.close()
 
