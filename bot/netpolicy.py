@@ -46,7 +46,11 @@ def check_address(ip: str, allow: tuple[IPNetwork, ...]) -> None:
     address = ipaddress.ip_address(ip.split("%", 1)[0])
     if not is_internal(address):
         return
-    if any(address.version == net.version and address in net for net in allow):
+    # ::ffff:10.0.0.1 is 10.0.0.1: an allowed IPv4 network covers its mapped form too.
+    forms = [address]
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        forms.append(address.ipv4_mapped)
+    if any(a.version == net.version and a in net for a in forms for net in allow):
         return
     raise PolicyRefused("internal_address", ip)
 

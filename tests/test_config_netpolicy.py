@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, parse_networks
 from bot.netpolicy import PolicyRefused, check_address, check_port
 
 
@@ -95,3 +95,10 @@ async def test_unusable_urls_fail_cleanly() -> None:
             await http_get(
                 url, dns=DnsClient(("127.0.0.53",)), settings=Settings(), deadline=Deadline(1)
             )
+
+
+def test_an_allowed_ipv4_network_covers_its_ipv4_mapped_form() -> None:
+    allow = parse_networks("10.0.0.0/8")
+    check_address("::ffff:10.0.0.1", allow)  # allowed, as 10.0.0.1 is
+    with pytest.raises(PolicyRefused):
+        check_address("::ffff:192.168.0.1", allow)
