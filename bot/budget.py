@@ -13,13 +13,14 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from bot.config import ConfigError, env_number
 from bot.storage import ConversationStore
 
 WINDOW = 60.0  # rate limits are per minute
 POOL = "checks"
 
 
-class BudgetError(ValueError):
+class BudgetError(ConfigError):
     """A limit in the environment is not a usable number; the message names it."""
 
 
@@ -33,16 +34,10 @@ class Limits:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Limits:
         def number(name: str, default: int) -> int:
-            text = env.get(name, "").strip()
-            if not text:
-                return default
             try:
-                value = int(text)
-            except ValueError:
-                value = 0
-            if value < 1:
-                raise BudgetError(f"{name}: {text!r} is not a positive whole number")
-            return value
+                return int(env_number(env, name, default, what="checks", whole=True))
+            except ConfigError as exc:
+                raise BudgetError(str(exc)) from None
 
         return cls(
             concurrent=number("MAIL_DOCTOR_MAX_CONCURRENT_CHECKS", cls.concurrent),

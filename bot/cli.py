@@ -292,14 +292,10 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _idle_ttl() -> float:
-    hours = os.environ.get("MAIL_DOCTOR_IDLE_HOURS", "24")
-    try:
-        seconds = float(hours) * 3600
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0:
-        raise ValueError(f"MAIL_DOCTOR_IDLE_HOURS: {hours!r} is not a positive number of hours")
-    return seconds
+    """How long a console conversation is kept idle: the same setting as the bot's."""
+    from conversations.retention import Retention
+
+    return Retention.from_env(os.environ).idle
 
 
 def _parse(args: argparse.Namespace) -> int:

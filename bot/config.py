@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +16,33 @@ class ConfigError(ValueError):
 
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def env_number(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    *,
+    what: str,
+    low: float = 0.0,
+    high: float = math.inf,
+    whole: bool = False,
+) -> float:
+    """The number in `env[name]` (`default` when unset or empty), which must be above `low`
+    and at most `high` (and whole when `whole`); ConfigError naming the variable otherwise.
+    `what` says in the message what it counts: "hours", "seconds", …"""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and low < value <= high) or (whole and value != int(value)):
+        kind = "whole number" if whole else "number"
+        bounds = f" up to {high:g}" if math.isfinite(high) else ""
+        raise ConfigError(f"{name}: {text!r} is not a positive {kind} of {what}{bounds}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -41,16 +69,9 @@ class Settings:
         ca_file = env.get("MAIL_DOCTOR_CA_FILE") or None
         if ca_file and not os.path.isfile(ca_file):
             raise ConfigError(f"MAIL_DOCTOR_CA_FILE: no such file: {ca_file}")
-        timeout_text = env.get("MAIL_DOCTOR_CHECK_TIMEOUT", "10")
-        try:
-            timeout = float(timeout_text)
-        except ValueError:
-            timeout = -1.0
-        if not 1 <= timeout <= 120:
-            raise ConfigError(
-                f"MAIL_DOCTOR_CHECK_TIMEOUT: {timeout_text!r} is not a number of seconds"
-                " from 1 to 120"
-            )
+        timeout = env_number(env, "MAIL_DOCTOR_CHECK_TIMEOUT", 10.0, what="seconds", high=120)
+        if timeout < 1:
+            raise ConfigError("MAIL_DOCTOR_CHECK_TIMEOUT: a check needs at least 1 second")
         return cls(
             timeout=timeout,
             dns_servers=dns,

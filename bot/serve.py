@@ -21,7 +21,7 @@ from adapters.slack import SlackAdapter, SlackSettings
 from adapters.telegram import TelegramAdapter, TelegramSettings
 from bot import logs
 from bot.budget import Budget, BudgetError, Limits
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, env_number
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.probes.result import ProbeResult
 from bot.storage import ConversationStore, StoreUnavailable, open_store
@@ -82,16 +82,10 @@ def platform_timing(env: Mapping[str, str]) -> tuple[float, float]:
     platform is down)."""
 
     def seconds(name: str, default: float, top: float) -> float:
-        text = (env.get(name) or "").strip()
-        if not text:
-            return default
         try:
-            value = float(text)
-        except ValueError:
-            value = -1.0
-        if not 0 < value <= top:
-            raise ServeError(f"{name}: {text!r} is not a number of seconds between 0 and {top:g}")
-        return value
+            return env_number(env, name, default, what="seconds", high=top)
+        except ConfigError as exc:
+            raise ServeError(str(exc)) from None
 
     return (
         seconds("MAIL_DOCTOR_PLATFORM_TIMEOUT", 10.0, 120.0),

@@ -11,12 +11,12 @@ case summary of one person.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.config import ConfigError, env_number
 from bot.storage import ConversationStore, Record, StaleWrite
 from bot.storage.locks import held
 from conversations.events import ConversationKey
@@ -29,7 +29,7 @@ HOUR, DAY = 3600.0, 86400.0
 EXPLAINED = "explained:"
 
 
-class RetentionError(ValueError):
+class RetentionError(ConfigError):
     """A retention setting is not usable; the message names it."""
 
 
@@ -42,16 +42,10 @@ class Retention:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Retention:
         def seconds(name: str, default: float, unit: float, unit_name: str) -> float:
-            text = (env.get(name) or "").strip()
-            if not text:
-                return default
             try:
-                value = float(text)
-            except ValueError:
-                value = math.nan
-            if not (math.isfinite(value) and value > 0):
-                raise RetentionError(f"{name}: {text!r} is not a positive number of {unit_name}")
-            return value * unit
+                return env_number(env, name, default / unit, what=unit_name) * unit
+            except ConfigError as exc:
+                raise RetentionError(str(exc)) from None
 
         retention = cls(
             idle=seconds("MAIL_DOCTOR_IDLE_HOURS", cls.idle, HOUR, "hours"),
