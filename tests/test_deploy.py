@@ -38,7 +38,13 @@ K8S_VERSION = "1.30"  # the oldest Kubernetes the manifests promise to work on
 K8S_VERSIONS = sorted({K8S_VERSION, kubernetes_validate.latest_version()})
 HTTP_PORT = 3000
 VARIABLE = re.compile(r"(?:MAIL_DOCTOR|SLACK|TELEGRAM)_[A-Z_]+")
-TEST_ONLY_VARIABLES = {"SLACK_API_URL", "TELEGRAM_API_BASE_URL"}
+# Settings of the tests, documented in the README but never part of a deployment.
+TEST_ONLY_VARIABLES = {
+    "SLACK_API_URL",
+    "TELEGRAM_API_BASE_URL",
+    "MAIL_DOCTOR_HOSTILE_EXAMPLES",
+    "MAIL_DOCTOR_HOSTILE_PLATFORM_EXAMPLES",
+}
 SECRET_VARIABLES = {
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
