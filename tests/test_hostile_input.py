@@ -50,13 +50,12 @@ import re
 import tempfile
 import time
 import unicodedata
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from aiohttp import web
 from fakeslack import FakeSlack
 from fakeslack.events import (
     app_mention_event,
@@ -70,10 +69,10 @@ from faults import Record, record_fault
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
+from served import serve_app, slack_env, telegram_webhook_env
 
 from bot.addresses import InputError, parse_spec
 from bot.explain import explain, render_text
-from bot.serve import build_app
 from bot.storage import SQLiteStore
 from conversations.settings_text import merge_setting
 from conversations.state import State
@@ -467,24 +466,11 @@ class SlackRun:
 async def _slack(tmp: Path) -> AsyncIterator[SlackRun]:
     async with FakeSlack() as fake:
         store = SQLiteStore(tmp / "slack.db")
-        env = {
-            "SLACK_BOT_TOKEN": fake.token,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": fake.base_url,
-            "SLACK_ESCALATION_CHANNEL": "CHELP",
-        }
-        app, adapters = build_app(store, env)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
         try:
-            yield SlackRun(
-                f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events", fake, adapters[0]
-            )
+            env = slack_env(fake, SIGNING_SECRET, SLACK_ESCALATION_CHANNEL="CHELP")
+            async with serve_app(store, env) as served:
+                yield SlackRun(f"{served.url}/slack/events", fake, served.adapters[0])
         finally:
-            await adapters[0].drain()
-            await runner.cleanup()
             await store.close()
 
 
@@ -588,6 +574,42 @@ def _assert_quiet_logs(caplog: pytest.LogCaptureFixture) -> None:
     assert not loud, [f"{r.name}: {r.getMessage()[:300]}" for r in loud]
 
 
+def _play(
+    scenario: Callable[[Path, str], Coroutine[Any, Any, SlackRun | TelegramRun]],
+    assert_inert: Callable[[Any], None],
+    where: Path,
+    hostile: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A platform's scenario with `hostile` typed everywhere: every request accepted, nothing
+    sent that the platform would act on, and nothing logged as wrong."""
+    run = asyncio.run(scenario(where, hostile))
+    assert set(run.statuses) == {200}
+    assert_inert(run)
+    _assert_quiet_logs(caplog)
+
+
+def _play_examples(
+    texts: st.SearchStrategy[str],
+    scenario: Callable[[Path, str], Coroutine[Any, Any, SlackRun | TelegramRun]],
+    assert_inert: Callable[[Any], None],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """_play with each text Hypothesis draws from `texts`, each in a folder of its own."""
+    counter = itertools.count()
+
+    @_settings(PLATFORM_EXAMPLES)
+    @given(hostile=texts)
+    def check(hostile: str) -> None:
+        caplog.clear()
+        where = tmp_path / f"run-{next(counter)}"
+        where.mkdir()
+        _play(scenario, assert_inert, where, hostile, caplog)
+
+    check()
+
+
 NASTY = [
     "<!channel> <!here> <!everyone> <@U123> <#C123|x> <https://evil.example|click> *bold* ```x```",
     "&lt;!channel&gt; a &amp; b < c > d &",
@@ -607,29 +629,14 @@ NASTY = [
 def test_slack_never_echoes_a_ping_a_link_or_a_password(
     hostile: str, mail_env: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    run = asyncio.run(_slack_scenario(tmp_path, hostile))
-    assert set(run.statuses) == {200}
-    _assert_inert_for_slack(run)
-    _assert_quiet_logs(caplog)
+    _play(_slack_scenario, _assert_inert_for_slack, tmp_path, hostile, caplog)
 
 
 def test_slack_event_translation_under_hypothesis(
     mail_env: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    counter = itertools.count()
-
-    @_settings(PLATFORM_EXAMPLES)
-    @given(hostile=hostile_texts(max_size=40_000))
-    def check(hostile: str) -> None:
-        caplog.clear()
-        where = tmp_path / f"run-{next(counter)}"
-        where.mkdir()
-        run = asyncio.run(_slack_scenario(where, hostile))
-        assert set(run.statuses) == {200}
-        _assert_inert_for_slack(run)
-        _assert_quiet_logs(caplog)
-
-    check()
+    texts = hostile_texts(max_size=40_000)
+    _play_examples(texts, _slack_scenario, _assert_inert_for_slack, tmp_path, caplog)
 
 
 # ----------------------------------------------------------------- the platforms: Telegram
@@ -662,24 +669,10 @@ class TelegramRun:
 async def _telegram(tmp: Path) -> AsyncIterator[TelegramRun]:
     async with FakeTelegram() as fake:
         store = SQLiteStore(tmp / "telegram.db")
-        env = {
-            "TELEGRAM_BOT_TOKEN": "123456:TEST-TOKEN",
-            "TELEGRAM_API_BASE_URL": fake.base_url,
-            "TELEGRAM_WEBHOOK_URL": "https://bot.example/telegram/webhook",
-            "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        }
-        app, adapters = build_app(store, env)
-        adapter = adapters[0]
-        await adapter.start(polling=False)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
         try:
-            yield TelegramRun(f"http://127.0.0.1:{runner.addresses[0][1]}/telegram/webhook", fake)
+            async with serve_app(store, telegram_webhook_env(fake, WEBHOOK_SECRET)) as served:
+                yield TelegramRun(f"{served.url}/telegram/webhook", fake)
         finally:
-            await adapter.stop()
-            await runner.cleanup()
             await store.close()
 
 
@@ -732,26 +725,11 @@ def test_telegram_sends_plain_text_without_mentions_or_passwords(
     hostile: str, mail_env: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Telegram delivers valid UTF-8 only: no lone surrogates (the fake cannot even hold one).
-    run = asyncio.run(_telegram_scenario(tmp_path, _utf8(hostile[:4096])))
-    assert set(run.statuses) == {200}
-    _assert_inert_for_telegram(run)
-    _assert_quiet_logs(caplog)
+    _play(_telegram_scenario, _assert_inert_for_telegram, tmp_path, _utf8(hostile[:4096]), caplog)
 
 
 def test_telegram_event_translation_under_hypothesis(
     mail_env: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    counter = itertools.count()
-
-    @_settings(PLATFORM_EXAMPLES)
-    @given(hostile=hostile_texts(max_size=4096, surrogates=False).filter(lambda t: t.strip()))
-    def check(hostile: str) -> None:
-        caplog.clear()
-        where = tmp_path / f"run-{next(counter)}"
-        where.mkdir()
-        run = asyncio.run(_telegram_scenario(where, hostile))
-        assert set(run.statuses) == {200}
-        _assert_inert_for_telegram(run)
-        _assert_quiet_logs(caplog)
-
-    check()
+    texts = hostile_texts(max_size=4096, surrogates=False).filter(lambda t: t.strip())
+    _play_examples(texts, _telegram_scenario, _assert_inert_for_telegram, tmp_path, caplog)

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from fakeslack import FakeSlack
 from fakeslack.events import message_event, post_to_app
 from faketelegram import FakeTelegram
 from faults import Record, record_fault
+from served import serve_app, slack_env
 
 from bot.metrics import Metrics
 from bot.serve import build_app
@@ -26,6 +26,8 @@ from bot.storage import SQLiteStore
 from conversations.state import State
 
 SECRET = "platform-failure-secret"
+# One platform call may take a second; a reply is retried for 8 seconds.
+TIMING = {"MAIL_DOCTOR_PLATFORM_TIMEOUT": "1", "MAIL_DOCTOR_DELIVERY_SECONDS": "8"}
 _ts = itertools.count(1)
 
 
@@ -54,24 +56,12 @@ class Slack:
 async def slack(mail_env: Any, tmp_path: Path) -> AsyncIterator[Slack]:
     async with FakeSlack() as fake:
         store = SQLiteStore(tmp_path / "state.db")
-        env = {
-            "SLACK_BOT_TOKEN": fake.token,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": fake.base_url,
-            "MAIL_DOCTOR_PLATFORM_TIMEOUT": "1",
-            "MAIL_DOCTOR_DELIVERY_SECONDS": "8",
-        }
         metrics = Metrics()
-        app, adapters = build_app(store, env, metrics)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
         try:
-            url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-            yield Slack(url, fake, adapters[0], store, metrics)
+            env = slack_env(fake, SECRET, **TIMING)
+            async with serve_app(store, env, metrics) as served:
+                yield Slack(served.url, fake, served.adapters[0], store, metrics)
         finally:
-            await adapters[0].drain()
-            await runner.cleanup()
             await store.close()
 
 
@@ -153,12 +143,7 @@ async def test_a_final_slack_error_is_not_retried(slack: Slack) -> None:
 async def telegram(mail_env: Any, tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, Any, Any]]:
     async with FakeTelegram() as fake:
         store = SQLiteStore(tmp_path / "state.db")
-        env = {
-            "TELEGRAM_BOT_TOKEN": fake.token,
-            "TELEGRAM_API_BASE_URL": fake.base_url,
-            "MAIL_DOCTOR_PLATFORM_TIMEOUT": "1",
-            "MAIL_DOCTOR_DELIVERY_SECONDS": "8",
-        }
+        env = {"TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": fake.base_url, **TIMING}
         _, adapters = build_app(store, env)
         bot = adapters[0]
         await bot.start(polling=True)

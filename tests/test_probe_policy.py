@@ -29,6 +29,7 @@ from mailnet.layout import (
 )
 
 from bot.config import Settings
+from bot.diagnosis.engine import Report
 from bot.model import MAIL_PORTS, Protocol
 from bot.netpolicy import PolicyRefused
 from bot.probes.result import Failure
@@ -49,6 +50,16 @@ SETTLE = 0.2  # seconds for the peers' thread to count a connection it has accep
 
 def settings(mailnet: MailNet, allow: str = HOSTILE_NETWORK) -> Settings:
     return Settings.from_env({**mailnet.env, "MAIL_DOCTOR_ALLOW_NETWORKS": allow})
+
+
+async def send_check(
+    mailnet: MailNet, smtp: str, allow: str = HOSTILE_NETWORK, address: str = "taro@good.test"
+) -> Report:
+    """A send-only check of `address` through the SMTP server `smtp`, within 3 seconds, with
+    `allow` as the allowed networks."""
+    return await run_check(
+        address, smtp=smtp, receive=False, settings=settings(mailnet, allow), timeout=3
+    )
 
 
 async def counted(
@@ -74,9 +85,7 @@ def _fresh_counts(mailnet: MailNet) -> None:
 
 @pytest.mark.parametrize("name", sorted(INTERNAL_NAMES))
 async def test_internal_address_is_refused_at_connect_time(mailnet: MailNet, name: str) -> None:
-    report = await run_check(
-        "taro@good.test", smtp=f"{name}:587", receive=False, settings=settings(mailnet), timeout=3
-    )
+    report = await send_check(mailnet, f"{name}:587")
     probe = report.user_results[Protocol.SMTP]
     assert probe.failure is Failure.POLICY_INTERNAL, (probe.failure, probe.detail)
     assert [s.name for s in probe.stages] == ["dns", "connect"]  # resolved, then refused
@@ -95,13 +104,7 @@ def _allow_for(address: str) -> str:
 @pytest.mark.parametrize("name", sorted(set(INTERNAL_NAMES) - {"unspecified.test"}))
 async def test_allowed_networks_open_internal_addresses(mailnet: MailNet, name: str) -> None:
     allow = _allow_for(INTERNAL_NAMES[name])
-    report = await run_check(
-        "taro@good.test",
-        smtp=f"{name}:587",
-        receive=False,
-        settings=settings(mailnet, allow),
-        timeout=3,
-    )
+    report = await send_check(mailnet, f"{name}:587", allow)
     probe = report.user_results[Protocol.SMTP]
     assert probe.failure is not Failure.POLICY_INTERNAL, probe.detail
     assert "policy.internal_address" not in codes(report)
@@ -111,38 +114,20 @@ async def test_allowed_networks_open_internal_addresses(mailnet: MailNet, name: 
 async def test_the_address_actually_connected_to_is_checked(mailnet: MailNet) -> None:
     # Connecting to 0.0.0.0 reaches this host itself (127.0.0.1). Allowing 0.0.0.0 alone does
     # not open 127.0.0.1: the peer address of the connection is checked too.
-    report = await run_check(
-        "taro@good.test",
-        smtp="unspecified.test:587",
-        receive=False,
-        settings=settings(mailnet, "0.0.0.0/32"),
-        timeout=3,
-    )
+    report = await send_check(mailnet, "unspecified.test:587", "0.0.0.0/32")
     probe = report.user_results[Protocol.SMTP]
     assert probe.failure is Failure.POLICY_INTERNAL
     assert probe.detail == "127.0.0.1"
     # Allowing both: the canary is reached, which is why 0.0.0.0 is internal.
     before = await canary(mailnet)
-    report = await run_check(
-        "taro@good.test",
-        smtp="unspecified.test:587",
-        receive=False,
-        settings=settings(mailnet, "0.0.0.0/32,127.0.0.1/32"),
-        timeout=3,
-    )
+    report = await send_check(mailnet, "unspecified.test:587", "0.0.0.0/32,127.0.0.1/32")
     assert "policy.internal_address" not in codes(report)
     assert await canary(mailnet) > before
 
 
 async def test_only_the_public_address_of_a_mixed_name_is_dialled(mailnet: MailNet) -> None:
     # mixed.test has a harmless address and ::1: the probe uses the first and never the second.
-    report = await run_check(
-        "taro@good.test",
-        smtp="mixed.test:587/none",
-        receive=False,
-        settings=settings(mailnet),
-        timeout=3,
-    )
+    report = await send_check(mailnet, "mixed.test:587/none")
     assert report.user_results[Protocol.SMTP].ip == REBIND_IP
     assert await counted(mailnet, REBIND_IP, (587,)) >= 1
     assert await canary(mailnet) == 0
@@ -203,13 +188,7 @@ async def test_the_transport_dials_addresses_never_names(mailnet: MailNet) -> No
 @pytest.mark.parametrize("port", [6379, 3306, 80, 443, 8080])
 async def test_ports_that_are_not_mail_ports_are_refused(mailnet: MailNet, port: int) -> None:
     # mail.portscan.test listens on these ports; the probe must not even connect.
-    report = await run_check(
-        "taro@portscan.test",
-        smtp=f"mail.portscan.test:{port}",
-        receive=False,
-        settings=settings(mailnet),
-        timeout=3,
-    )
+    report = await send_check(mailnet, f"mail.portscan.test:{port}", address="taro@portscan.test")
     probe = report.user_results[Protocol.SMTP]
     assert probe.failure is Failure.POLICY_PORT
     assert [s.name for s in probe.stages] == ["dns", "connect"]

@@ -48,6 +48,15 @@ async def _a_conversation(dialogue: Dialogue, key: ConversationKey, sender: str 
     await _say(dialogue, key, "taro.yamada@example.jp password: Sup3rSecretPw", sender)
 
 
+async def _after_a_dm(db: Path, clock: FakeClock) -> tuple[SQLiteStore, Dialogue]:
+    """A store that keeps records a year, so that only the retention policy (the defaults)
+    ends conversations, a dialogue on it, and U1's conversation in a DM."""
+    store = SQLiteStore(db, clock=clock, idle_ttl=365 * DAY)
+    dialogue = Dialogue(store, retention=Retention(), clock=clock)
+    await _a_conversation(dialogue, DM)
+    return store, dialogue
+
+
 def _raw(db: Path) -> bytes:
     return b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
 
@@ -61,9 +70,7 @@ async def test_an_idle_conversation_ends_and_leaves_a_summary_without_text(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     db = tmp_path / "s.db"
-    store = SQLiteStore(db, clock=clock, idle_ttl=365 * DAY)
-    dialogue = Dialogue(store, retention=Retention(), clock=clock)
-    await _a_conversation(dialogue, DM)
+    store, dialogue = await _after_a_dm(db, clock)
     first = await store.load(str(DM))
     assert first is not None
     clock.now = time.time()  # three days later, the person writes again: a new case
@@ -86,9 +93,7 @@ async def test_an_idle_conversation_ends_and_leaves_a_summary_without_text(
 async def test_the_sweep_ends_idle_and_too_old_conversations(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    store = SQLiteStore(tmp_path / "s.db", clock=clock, idle_ttl=365 * DAY)
-    dialogue = Dialogue(store, retention=Retention(), clock=clock)
-    await _a_conversation(dialogue, DM)  # three days ago, then silence
+    store, dialogue = await _after_a_dm(tmp_path / "s.db", clock)  # three days ago, then silence
     # A conversation that began 40 days ago and is still going an hour ago.
     clock.now = time.time() - HOUR
     old = State(created_at=time.time() - 40 * DAY, domain="example.jp", history=["まだです"])
@@ -107,9 +112,7 @@ async def test_ended_cases_are_listed_and_counted(
     tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     db = tmp_path / "s.db"
-    store = SQLiteStore(db, clock=clock, idle_ttl=365 * DAY)
-    dialogue = Dialogue(store, retention=Retention(), clock=clock)
-    await _a_conversation(dialogue, DM)
+    store, _ = await _after_a_dm(db, clock)
     record = await store.load(str(DM))
     assert record is not None
     assert await end_conversations(store, Retention(), now=time.time()) == 1
@@ -125,9 +128,7 @@ async def test_forget_deletes_everything_about_one_person(
     tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     db = tmp_path / "s.db"
-    store = SQLiteStore(db, clock=clock, idle_ttl=365 * DAY)
-    dialogue = Dialogue(store, retention=Retention(), clock=clock)
-    await _a_conversation(dialogue, DM)  # U1's DM, ended below into a summary
+    store, dialogue = await _after_a_dm(db, clock)  # U1's DM, ended below into a summary
     await end_conversations(store, Retention(), now=time.time())
     clock.now = time.time()
     await _say(dialogue, THREAD, "メールが送れない", sender="U3")

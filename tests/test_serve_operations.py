@@ -17,9 +17,9 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from fakeslack import FakeSlack
 from fakeslack.events import message_event, post_to_app
+from served import serve_app, slack_env
 
 from bot import logs
 from bot.serve import ServeError, build_app
@@ -52,21 +52,11 @@ class Served:
 async def served(mail_env: Any, tmp_path: Path) -> AsyncIterator[Served]:
     async with FakeSlack() as fake:
         store = SQLiteStore(tmp_path / "state.db")
-        env = {
-            "SLACK_BOT_TOKEN": fake.token,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": fake.base_url,
-            "MAIL_DOCTOR_CHECK_TIMEOUT": "5",
-        }
-        app, adapters = build_app(store, env)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
         try:
-            yield Served(f"http://127.0.0.1:{runner.addresses[0][1]}", fake, store, adapters[0])
+            env = slack_env(fake, SECRET, MAIL_DOCTOR_CHECK_TIMEOUT="5")
+            async with serve_app(store, env) as running:
+                yield Served(running.url, fake, store, running.adapters[0])
         finally:
-            await adapters[0].drain()
-            await runner.cleanup()
             await store.close()
 
 

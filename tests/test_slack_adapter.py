@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from fakeslack import FakeSlack
 from fakeslack.events import (
     app_mention_event,
@@ -20,6 +19,7 @@ from fakeslack.events import (
     post_to_app,
     slash_command,
 )
+from served import serve_app, slack_env
 
 from bot.serve import build_app
 from bot.storage import SQLiteStore
@@ -58,23 +58,11 @@ async def bot(mail_env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("MAIL_DOCTOR_CHECK_TIMEOUT", "5")
     async with FakeSlack() as fake:
         store = SQLiteStore(tmp_path / "state.db")
-        env = {
-            "SLACK_BOT_TOKEN": fake.token,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": fake.base_url,
-            "SLACK_ESCALATION_CHANNEL": "CHELP",
-        }
-        app, adapters = build_app(store, env)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
         try:
-            yield Bot(f"http://127.0.0.1:{port}", fake, adapters[0])
+            env = slack_env(fake, SECRET, SLACK_ESCALATION_CHANNEL="CHELP")
+            async with serve_app(store, env) as served:
+                yield Bot(served.url, fake, served.adapters[0])
         finally:
-            await adapters[0].drain()
-            await runner.cleanup()
             await store.close()
 
 

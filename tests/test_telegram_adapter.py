@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from faketelegram import FakeTelegram
+from served import serve_app, telegram_webhook_env
 
 from adapters.telegram import TelegramAdapter, TelegramSettings
-from bot.serve import build_app
 from bot.storage import SQLiteStore
 from conversations.dialogue import Dialogue
 
@@ -122,38 +121,24 @@ async def test_in_a_group_each_person_has_their_own_conversation(
 async def test_webhook_with_a_wrong_secret_gets_403(mail_env: Any, tmp_path: Path) -> None:
     async with FakeTelegram() as fake:
         store = SQLiteStore(tmp_path / "state.db")
-        env = {
-            "TELEGRAM_BOT_TOKEN": "123456:TEST-TOKEN",
-            "TELEGRAM_API_BASE_URL": fake.base_url,
-            "TELEGRAM_WEBHOOK_URL": "https://bot.example/telegram/webhook",
-            "TELEGRAM_WEBHOOK_SECRET": "s3cret-token",
-        }
-        app, adapters = build_app(store, env)
-        adapter = adapters[0]
-        assert isinstance(adapter, TelegramAdapter)
-        await adapter.start(polling=False)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/telegram/webhook"
         try:
-            assert fake.webhook  # setWebhook was called with the secret
-            update = fake.push_message("メールが送れない", CHAT, CHAT)
-            status, _ = await fake.post_webhook(url, update, "wrong")
-            assert status == 403
-            status, _ = await fake.post_webhook(url, update, None)
-            assert status == 403
-            status, _ = await fake.post_webhook(url, update, "s3cret-token")
-            assert status == 200
-            await fake.wait_for(lambda f: f.sent(chat_id=CHAT), timeout=20)
-            before = len(fake.sent(chat_id=CHAT))
-            await fake.post_webhook(url, update, "s3cret-token")  # the same update again
-            await fake.wait_for(lambda f: True)
-            assert len(fake.sent(chat_id=CHAT)) == before
+            async with serve_app(store, telegram_webhook_env(fake, "s3cret-token")) as served:
+                assert isinstance(served.adapters[0], TelegramAdapter)
+                url = f"{served.url}/telegram/webhook"
+                assert fake.webhook  # setWebhook was called with the secret
+                update = fake.push_message("メールが送れない", CHAT, CHAT)
+                status, _ = await fake.post_webhook(url, update, "wrong")
+                assert status == 403
+                status, _ = await fake.post_webhook(url, update, None)
+                assert status == 403
+                status, _ = await fake.post_webhook(url, update, "s3cret-token")
+                assert status == 200
+                await fake.wait_for(lambda f: f.sent(chat_id=CHAT), timeout=20)
+                before = len(fake.sent(chat_id=CHAT))
+                await fake.post_webhook(url, update, "s3cret-token")  # the same update again
+                await fake.wait_for(lambda f: True)
+                assert len(fake.sent(chat_id=CHAT)) == before
         finally:
-            await adapter.stop()
-            await runner.cleanup()
             await store.close()
 
 

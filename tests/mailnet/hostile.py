@@ -13,7 +13,6 @@ process's memory: the tests measure the memory of a check in this same process.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
 from collections import Counter
@@ -28,6 +27,7 @@ import dns.rdatatype
 import dns.rrset
 
 from . import layout
+from .loopthread import BackgroundLoop
 
 V6ONLY_NETWORK = "2001:db8::/32"
 
@@ -212,11 +212,9 @@ FAULTS: tuple[Fault, ...] = (
 )
 
 
-class HostilePeers:
+class HostilePeers(BackgroundLoop):
     def __init__(self, log: Path) -> None:
-        self.log = log
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="mailnet-hostile", daemon=True)
+        super().__init__("mailnet-hostile", log)
         self._servers: list[asyncio.Server] = []
         self._dns_transport: asyncio.DatagramTransport | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -224,30 +222,6 @@ class HostilePeers:
         self._connections: Counter[tuple[str, int]] = Counter()
         self._dns_queries: Counter[tuple[str, str]] = Counter()
         self._rebind_answers = 0
-
-    # --- lifecycle (called from the test thread) ---
-
-    def start(self, timeout: float = 10.0) -> None:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start_servers(), self._loop).result(timeout)
-
-    def stop(self) -> None:
-        if not self._thread.is_alive():
-            return
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(self._stop_servers(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.set_exception_handler(self._log_exception)
-        self._loop.run_forever()
-
-    def _log_exception(self, _loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
-        with self.log.open("a") as f:
-            f.write(f"loop: {context.get('message')} {context.get('exception')!r}\n")
 
     # --- what tests use (any thread) ---
 

@@ -6,9 +6,7 @@ They run on one asyncio loop in a background thread, so the test code stays sync
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
-import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from urllib.parse import urlsplit
 
 from . import autoconfig, layout
 from .certs import CertPair
+from .loopthread import BackgroundLoop
 
 HEAD_LIMIT = 16 * 1024
 READ_TIMEOUT = 10.0
@@ -56,41 +55,14 @@ class _Response:
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
 
 
-class Peers:
+class Peers(BackgroundLoop):
     def __init__(self, web_cert: CertPair, log: Path) -> None:
+        super().__init__("mailnet-peers", log)
         self.http_requests: list[HttpRequest] = []
         self.http_log: list[HttpExchange] = []
-        self.log = log
         self._web_cert = web_cert
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="mailnet-peers", daemon=True)
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
-
-    # --- lifecycle (called from the test thread) ---
-
-    def start(self, timeout: float = 10.0) -> None:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start_servers(), self._loop).result(timeout)
-
-    def stop(self) -> None:
-        if not self._thread.is_alive():
-            return
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(self._stop_servers(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        # Clients that reject a certificate or hang up mid-handshake are expected here.
-        self._loop.set_exception_handler(self._log_exception)
-        self._loop.run_forever()
-
-    def _log_exception(self, _loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
-        with self.log.open("a") as f:
-            f.write(f"loop: {context.get('message')} {context.get('exception')!r}\n")
 
     # --- servers (on the loop thread) ---
 
