@@ -82,12 +82,22 @@ async def _back(bot: Bot, record_property: Record, fault: str, started: float) -
     record_fault(record_property, fault, "store", time.monotonic() - started, note=note)
 
 
-async def test_redis_restarted_mid_conversation(serving: Any, record_property: Record) -> None:
+@contextlib.asynccontextmanager
+async def _on_redis(serving: Any) -> AsyncIterator[tuple[Bot, RedisServer]]:
+    """A bot on its own durable Redis, two steps into a conversation."""
     server = RedisServer.start(durable=True)
     store = RedisStore(server.url(0), socket_timeout=1.0)
     try:
         bot = await serving(store)
         await _first_two_steps(bot)
+        yield bot, server
+    finally:
+        await store.close()
+        server.stop()
+
+
+async def test_redis_restarted_mid_conversation(serving: Any, record_property: Record) -> None:
+    async with _on_redis(serving) as (bot, server):
         server.halt()
         started = time.monotonic()
         assert await bot.ready() == 503
@@ -95,9 +105,6 @@ async def test_redis_restarted_mid_conversation(serving: Any, record_property: R
         assert len(replies) == 1 and UNAVAILABLE in replies[0]
         server.resume()
         await _back(bot, record_property, "Redis restarted", started)
-    finally:
-        await store.close()
-        server.stop()
 
 
 async def test_sqlite_file_locked_by_another_process(
@@ -192,16 +199,9 @@ async def test_the_apology_follows_the_person_s_language(serving: Any) -> None:
 
 
 async def test_a_redis_restart_while_nobody_writes_costs_no_message(serving: Any) -> None:
-    server = RedisServer.start(durable=True)
-    store = RedisStore(server.url(0), socket_timeout=1.0)
-    try:
-        bot = await serving(store)
-        await _first_two_steps(bot)
+    async with _on_redis(serving) as (bot, server):
         server.halt()
         server.resume()
         # The pooled connection died with the old server: the client notices the closed
         # socket before using it, so the next message just works.
         await _goes_on(bot)
-    finally:
-        await store.close()
-        server.stop()
