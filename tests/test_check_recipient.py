@@ -26,6 +26,13 @@ async def test_a_recipient_domain_whose_mail_server_does_not_exist() -> None:
     assert finding(report, "recipient.mx_host_not_found").params["host"] == "mx.nowhere.test"
 
 
+async def test_a_recipient_domain_whose_mx_is_an_address() -> None:
+    report = await run_check("taro@good.test", receive=False, recipient="x@mxliteral.test")
+    f = finding(report, "recipient.mx_is_address")
+    assert f.params["host"] == "192.0.2.1" and f.severity == "error"
+    assert "recipient.mx_host_not_found" not in codes(report)
+
+
 async def test_a_recipient_domain_without_mx() -> None:
     report = await run_check("taro@good.test", receive=False, recipient="x@nomx.test")
     assert "recipient.no_mail_exchanger" in codes(report)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.addresses import MailAddress
+from bot.addresses import MailAddress, is_ip_literal
 from bot.knowledge.providers import ProviderDB
 from bot.knowledge.typos import suggest_domain
 from bot.model import Finding, Severity
@@ -62,9 +62,16 @@ async def recipient_findings(
     if not mx.records:
         found.append(_finding("recipient.no_mail_exchanger", Severity.WARNING, domain=domain))
     else:
-        hosts = [r.host for r in mx.records if r.host][:3]
+        named = [r.host for r in mx.records if r.host]
+        literal = [h for h in named if is_ip_literal(h.strip("[]"))]
+        hosts = [h for h in named if h not in literal][:3]
         answers = await asyncio.gather(*(dns.addresses(h) for h in hosts), return_exceptions=True)
-        if all(isinstance(a, DnsError) for a in answers):
+        if literal and not hosts:
+            # RFC 5321 5.1: an MX names a host; senders' servers refuse an address there.
+            found.append(
+                _finding("recipient.mx_is_address", Severity.ERROR, domain=domain, host=literal[0])
+            )
+        elif all(isinstance(a, DnsError) for a in answers):
             found.append(
                 _finding(
                     "recipient.mx_host_not_found",
