@@ -101,4 +101,6 @@ def escalation_summary(state: State) -> str:
         tried=", ".join(state.tried) or none,
         history=" / ".join(state.history[-3:]) or none,
     )
+    if state.undelivered:  # the person may not have seen everything the bot said
+        body += "\n" + texts.message("summary_undelivered", lang, count=state.undelivered)
     return texts.message("summary_title", lang, case_id=state.case_id) + "\n" + body
