@@ -87,6 +87,17 @@ class _Counted(AsyncRetryHandler):
         await self.inner.prepare_for_next_attempt_async(**kwargs)
 
 
+# What a Web API call raises when Slack refuses it or cannot be reached.
+_FAILURES = (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError, OSError)
+
+
+def _error(exc: BaseException) -> str:
+    """Slack's error code, or the kind of failure when Slack did not answer."""
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error"))
+    return type(exc).__name__
+
+
 def _retry_reason(exc: BaseException) -> tuple[str, float | None] | None:
     """Whether a failed Web API call is worth another try, why, and how long Slack asked to
     wait. Errors Slack answered with 200 (channel_not_found, …) are final."""
@@ -176,8 +187,13 @@ class SlackAdapter:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def bot_user(self) -> str:
+        """The bot's user id ("" while Slack cannot say: then no message reads as a mention)."""
         if self._bot_user is None:
-            self._bot_user = str((await self.client.auth_test())["user_id"])
+            try:
+                self._bot_user = str((await self.client.auth_test())["user_id"])
+            except _FAILURES as exc:
+                log.warning("slack: auth.test failed: %s", _error(exc))
+                return ""
         return self._bot_user
 
     # -- events ----------------------------------------------------------------------------------
@@ -271,9 +287,9 @@ class SlackAdapter:
             await self.client.chat_update(
                 channel=channel, ts=message["ts"], blocks=blocks, text=message.get("text", "")
             )
-        except SlackApiError as exc:
-            self.events.api_error("slack", str(exc.response.get("error")))
-            log.warning("slack: could not replace the buttons: %s", exc.response.get("error"))
+        except _FAILURES as exc:
+            self.events.api_error("slack", _error(exc))
+            log.warning("slack: could not replace the buttons: %s", _error(exc))
 
     async def _on_command(
         self, ack: Callable[..., Awaitable[None]], command: dict[str, Any], respond: Any
@@ -299,9 +315,9 @@ class SlackAdapter:
                 root = await self.client.chat_postMessage(
                     channel=channel, text=f"{opening} (<@{user}>)"
                 )
-            except SlackApiError as exc:
-                self.events.api_error("slack", str(exc.response.get("error")))
-                log.warning("slack: /mail-doctor in %s: %s", channel, exc.response.get("error"))
+            except _FAILURES as exc:
+                self.events.api_error("slack", _error(exc))
+                log.warning("slack: /mail-doctor in %s: %s", channel, _error(exc))
                 await respond(
                     "このチャンネルに mail-doctor を招待してください(/invite @mail-doctor)。"
                     if japanese
@@ -319,8 +335,8 @@ class SlackAdapter:
             try:
                 info = await self.client.users_info(user=user, include_locale=True)
                 self._locales[user] = str(info["user"].get("locale") or "ja-JP")
-            except SlackApiError:
-                self._locales[user] = "ja-JP"
+            except _FAILURES:
+                return "ja-JP"  # not remembered: asked again next time
         return self._locales[user]
 
     # -- outbound ----------------------------------------------------------------------------------
@@ -378,12 +394,7 @@ class SlackAdapter:
                 on_retry=lambda reason: self.events.api_retry("slack", reason),
             )
         except Undelivered as exc:
-            error = exc.__cause__
-            code = (
-                str(error.response.get("error"))
-                if isinstance(error, SlackApiError)
-                else type(error).__name__
-            )
+            code = _error(exc.__cause__) if exc.__cause__ else "undelivered"
             self.events.api_error("slack", code)
             log.error("slack: case %s: a %s could not be delivered: %s", out.case_id, out.kind, exc)
             raise
@@ -396,13 +407,14 @@ class SlackAdapter:
         if out.kind == "summary" and out.step == "escalated" and self.settings.escalation_channel:
             try:
                 await self._escalate(thread, out)
-            except SlackApiError as exc:
-                self.events.api_error("slack", str(exc.response.get("error")))
+            except _FAILURES as exc:
+                # The summary is in the thread already; only the helpdesk's copy is missing.
+                self.events.api_error("slack", _error(exc))
                 log.error(
                     "slack: case %s could not be handed over to %s: %s",
                     out.case_id,
                     self.settings.escalation_channel,
-                    exc.response.get("error"),
+                    _error(exc),
                 )
 
     async def _escalate(self, thread: _Thread, out: Outbound) -> None:
@@ -414,7 +426,7 @@ class SlackAdapter:
                     channel=thread.channel, message_ts=thread.thread_ts
                 )
                 link = f"\n<{permalink['permalink']}|thread>"
-            except SlackApiError:
+            except _FAILURES:
                 link = ""
         await self.client.chat_postMessage(
             channel=self.settings.escalation_channel, text=_plain(out.text) + link

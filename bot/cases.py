@@ -20,11 +20,9 @@ from bot.i18n import Lang, catalog, format_text
 from bot.storage import Record
 from conversations.events import ConversationKey
 from conversations.presenting import causes
-from conversations.retention import CASE_PREFIX
+from conversations.retention import CASE_PREFIX, DAY, EXPLAINED
 
 SUMMARY_DAYS = 7.0  # the period of --summary when --since is not given
-DAY = 86400.0
-EXPLAINED = "explained:"  # a `tried` entry: a pasted error explained as this cause id
 
 # `checked`: whether the diagnosis engine ran for the case, and how it went.
 CHECK_NO, CHECK_YES, CHECK_FAILED = "no", "yes", "failed"

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from bot.storage import ConversationStore
+from conversations.events import ConversationKey
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -49,9 +50,6 @@ class Metrics:
             "Findings in the diagnoses given, by code",
             ["code"],
             registry=r,
-        )
-        self.checks = Counter(
-            "mail_doctor_checks", "Checks finished, by outcome", ["outcome"], registry=r
         )
         self.probe_seconds = Histogram(
             "mail_doctor_probe_seconds",
@@ -90,7 +88,6 @@ class Metrics:
     def sent(self, platform: str, kind: str, result: dict[str, Any] | None) -> None:
         self.messages_out.labels(platform, kind).inc()
         if kind == "diagnosis" and result is not None:
-            self.checks.labels("diagnosed").inc()
             for code in {f.get("code", "") for f in result.get("findings", [])}:
                 if code:
                     self.diagnoses.labels(code).inc()
@@ -107,7 +104,7 @@ class Metrics:
             tally = Tally(
                 (str(r.state.get("step", "?")), str(r.state.get("status", "open")))
                 for r in await store.list_records()
-                if r.key.count(":") == 4  # conversations, not other records
+                if ConversationKey.parse(r.key) is not None  # not case summaries
             )
             self.conversations.clear()
             for (step, status), count in tally.items():

@@ -36,12 +36,7 @@ log = logging.getLogger(__name__)
 Send = Callable[[Outbound], Awaitable[None]]
 
 
-def check_lease(timeout: float) -> float:
-    """How long a check holds its conversation and budget slot: its deadline, time to report,
-    and a margin. A replica that dies mid-check loses them after this long."""
-    return 2 * timeout + 10
-
-
+SLOT_MARGIN = 10.0  # a budget slot outlasts its check's deadline by this much, then lapses
 SWEEP_INTERVAL = 10.0  # seconds between looks for checks a dead replica left unfinished
 EXPIRE_INTERVAL = 600.0  # seconds between ends of idle conversations
 
@@ -152,8 +147,7 @@ def build_app(
     dialogue = Dialogue(
         store,
         functools.partial(run_check, observe=observe),
-        budget=Budget(store, limits, slot_ttl=check_lease(timeout)),
-        check_lease=check_lease(timeout),
+        budget=Budget(store, limits, slot_ttl=timeout + SLOT_MARGIN),
         retention=retention,
     )
     measured = MeasuredDialogue(dialogue, metrics)
@@ -241,16 +235,19 @@ async def sweep(
     measured: MeasuredDialogue,
     adapters: list[SlackAdapter | TelegramAdapter],
     retention: Retention,
+    stopping: asyncio.Event,
     interval: float = SWEEP_INTERVAL,
 ) -> None:
-    """Forever: resume checks whose replica died, and now and then end conversations that are
-    over (leaving case summaries) and delete case summaries past their retention."""
+    """Until `stopping`: resume checks whose replica died, and now and then end conversations
+    that are over (leaving case summaries) and delete case summaries past their retention.
+    A round in progress when `stopping` is set is finished, checks included."""
     find = send_for(adapters, measured)
+    prefixes = tuple("slack:" if isinstance(a, SlackAdapter) else "telegram:" for a in adapters)
     next_expiry = 0.0
     loop = asyncio.get_running_loop()
-    while True:
+    while not stopping.is_set():
         try:
-            resumed = await measured.dialogue.resume_stalled(find)
+            resumed = await measured.dialogue.resume_stalled(find, prefixes)
             if resumed:
                 log.info("resumed %d check(s) a stopped replica left unfinished", resumed)
             if loop.time() >= next_expiry:
@@ -263,7 +260,8 @@ async def sweep(
             log.warning("sweep: %s", exc)
         except Exception:
             log.exception("sweep failed")
-        await asyncio.sleep(interval)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), interval)
 
 
 async def serve(env: Mapping[str, str] | None = None) -> None:
@@ -314,22 +312,22 @@ async def serve(env: Mapping[str, str] | None = None) -> None:
             await handler.connect_async()
         for bot in telegrams:
             await bot.start(polling=not bot.settings.webhook_url)
-        sweeper = asyncio.create_task(sweep(store, app[DIALOGUE], adapters, retention))
+        sweeper = asyncio.create_task(sweep(store, app[DIALOGUE], adapters, retention, stopping))
         await stopping.wait()
         log.info("mail-doctor stopping: finishing the work in hand")
     finally:
+        stopping.set()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
-        if sweeper is not None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
-        for bot in telegrams:
-            await bot.stop()
+        # No new events first; then the work already taken is finished, not cut short.
         for handler in sockets:
             await handler.close_async()
+        await runner.cleanup()  # before the bots stop: a webhook taken is a webhook handled
+        for bot in telegrams:
+            await bot.stop()
         for adapter in adapters:
             if isinstance(adapter, SlackAdapter):
                 await adapter.drain()
-        await runner.cleanup()
+        if sweeper is not None:
+            await sweeper
         await store.close()

@@ -13,14 +13,14 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from bot.budget import Admission, Budget
 from bot.explain import explain, render_text
 from bot.logs import bind
 from bot.storage import ConversationStore, StaleWrite, StoreUnavailable
-from bot.storage.locks import held
+from bot.storage.locks import held, kept
 from conversations import texts
 from conversations.checking import CheckRunner, run_check
 from conversations.events import Choice, ConversationKey, Inbound, Outbound, Undelivered
@@ -41,9 +41,11 @@ log = logging.getLogger(__name__)
 Send = Callable[[Outbound], Awaitable[None]]
 Who = tuple[str, str, str]  # platform, workspace, person: whom the probe budget counts
 SAVE_RETRIES = 3
-TURN_LOCK_TTL = 90.0  # longer than a reply is retried while a platform is down
-TURN_LOCK_WAIT = 15.0  # then go on without it: compare-and-set still keeps every write
-DEFAULT_CHECK_LEASE = 60.0  # longer than any check's deadline (at most 120 s is refused)
+# Locks are renewed while held (bot.storage.locks): these say how soon one lapses after its
+# holder died, not how long a turn or a check may take.
+TURN_LOCK_TTL = 20.0
+TURN_LOCK_WAIT = 60.0  # a live holder may be waiting out a platform outage; then go on anyway
+DEFAULT_CHECK_LEASE = 15.0
 FORM_STEPS = STEPS[: STEPS.index("diagnosing")]  # the steps that each fill one slot
 _SLOT_OF_STEP = {
     "ask_symptom": "symptom",
@@ -182,19 +184,17 @@ class Dialogue:
                 # A console session is one process: it runs the check a crash cut short even
                 # if the dead process's lease has not lapsed yet.
                 lease = await self.store.acquire_lock(f"check:{key}", self.check_lease)
-                who = (key.platform, key.workspace, key.user)
-                await self._diagnose(str(key), turn.state, version, send, lease, who)
+                await self._diagnose(str(key), turn.state, version, send, lease, _who(key, None))
             return
 
     async def status(self, key: ConversationKey) -> str | None:
-        """open | escalated | closed, or None when there is no conversation under the key.
-
-        "open" while the store cannot be reached, so the message goes on to `handle`, which
-        tells the person."""
+        """open | escalated | closed, or None when there is no conversation under the key —
+        or the store cannot be reached: then only a message meant for the bot (a mention, a
+        DM) goes on to `handle`, which tells the person; the channel's chatter does not."""
         try:
             record = await self.store.load(str(key))
         except StoreUnavailable:
-            return "open"
+            return None
         return str(record.state.get("status", "open")) if record else None
 
     async def step(self, key: ConversationKey) -> str | None:
@@ -228,7 +228,7 @@ class Dialogue:
         if event.event_id and not await self.store.claim_event(event.event_id):
             return
         key = str(event.key)
-        lease: str | None = None  # the check lease this turn took over, if any
+        lease: str | None = None  # the check's lease, if this turn is to run the check
         started: tuple[State, int] | None = None
         async with held(self.store, f"conv:{key}", ttl=TURN_LOCK_TTL, wait=TURN_LOCK_WAIT):
             for _attempt in range(SAVE_RETRIES):
@@ -256,6 +256,12 @@ class Dialogue:
                 self._process(turn, event)
                 if turn.rerun and turn.state.step == "diagnosing":
                     self._announce_rerun(turn)
+                starts = turn.state.step == "diagnosing" and not was_diagnosing
+                if starts and lease is None:
+                    # The lease is taken before "diagnosing" is saved, so no sweeper can take
+                    # the new check for a dead one. Held already: an earlier check of this
+                    # case still runs, and it checks the new facts when it finishes.
+                    lease = await self.store.acquire_lock(f"check:{key}", self.check_lease)
                 try:
                     version = await self._save(
                         key,
@@ -267,7 +273,7 @@ class Dialogue:
                     continue  # someone else handled a message of this conversation first: redo
                 await self._send_turn(key, turn, send)
                 # Only the turn that got there starts the check; a message meanwhile does not.
-                if turn.state.step == "diagnosing" and (turn.rerun or not was_diagnosing):
+                if turn.state.step == "diagnosing" and (turn.rerun or starts) and lease:
                     started = (turn.state, version)
                 break
             else:
@@ -276,44 +282,64 @@ class Dialogue:
                 )
         if started is None:
             if lease is not None:
-                await self.store.release_lock(f"check:{key}", lease)
+                with contextlib.suppress(StoreUnavailable):
+                    await self.store.release_lock(f"check:{key}", lease)
             return
-        if lease is None:
-            lease = await self.store.acquire_lock(f"check:{key}", self.check_lease)
-            if lease is None:
-                return  # an earlier check of this case still runs; it sees the new facts
-        await self._diagnose(key, started[0], started[1], send, lease, _who(event))
+        assert lease is not None
+        await self._diagnose(
+            key, started[0], started[1], send, lease, _who(event.key, event.sender)
+        )
 
-    async def resume_stalled(self, send_for: Callable[[ConversationKey], Send | None]) -> int:
+    async def resume_stalled(
+        self,
+        send_for: Callable[[ConversationKey], Send | None],
+        prefixes: tuple[str, ...] = ("",),
+    ) -> int:
         """Run again the checks whose replica died, without waiting for the person to write.
 
         A check is stalled when its conversation is at "diagnosing" and nobody holds its
-        lease. Refused checks wait for the person instead. Returns how many were resumed."""
-        runs = []
-        for record in await self.store.list_records():
-            state = record.state
-            if state.get("step") != "diagnosing" or state.get("status", "open") != "open":
-                continue
-            if state.get("check_refused"):
-                continue
-            key = ConversationKey.parse(record.key)
-            send = send_for(key) if key is not None else None
-            if key is None or send is None:
-                continue
-            lease = await self.store.acquire_lock(f"check:{record.key}", self.check_lease)
-            if lease is None:
-                continue  # running somewhere, or another replica's sweep took it
-            current = await self.store.load(record.key)
-            if current is None or current.state.get("step") != "diagnosing":
-                await self.store.release_lock(f"check:{record.key}", lease)
-                continue
-            turn = Turn(State.from_dict(current.state), record.key)
-            self._announce_rerun(turn)
-            await self._send_turn(record.key, turn, send)
-            who = (key.platform, key.workspace, key.user if key.user != "-" else key.thread)
-            runs.append(self._resume(record.key, turn.state, current.version, send, lease, who))
-        await asyncio.gather(*runs)  # each in a task of its own, with its own log context
+        lease. Refused checks wait for the person instead. `prefixes`: the conversation keys
+        to look at (the platforms served). Returns how many were resumed."""
+        runs: list[asyncio.Task[None]] = []
+        for prefix in prefixes:
+            for record in await self.store.list_records(prefix):
+                state = record.state
+                if state.get("step") != "diagnosing" or state.get("status", "open") != "open":
+                    continue
+                key = ConversationKey.parse(record.key)
+                send = send_for(key) if key is not None else None
+                if key is None or send is None or state.get("check_refused"):
+                    continue
+                try:
+                    run = await self._take_over(record.key, key, send)
+                except StoreUnavailable as exc:
+                    log.warning("conversation %s: could not take the check over: %s", key, exc)
+                    continue
+                if run is not None:
+                    runs.append(asyncio.create_task(run))  # its own task and log context
+        await asyncio.gather(*runs)
         return len(runs)
+
+    async def _take_over(
+        self, name: str, key: ConversationKey, send: Send
+    ) -> Coroutine[Any, Any, None] | None:
+        """Take the lease of a stalled check and announce it; the check to run, or None."""
+        lease = await self.store.acquire_lock(f"check:{name}", self.check_lease)
+        if lease is None:
+            return None  # running somewhere, or another replica's sweep took it
+        try:
+            current = await self.store.load(name)
+            if current is None or current.state.get("step") != "diagnosing":
+                await self.store.release_lock(f"check:{name}", lease)
+                return None
+            turn = Turn(State.from_dict(current.state), name)
+            self._announce_rerun(turn)
+            await self._send_turn(name, turn, send)
+        except BaseException:
+            with contextlib.suppress(StoreUnavailable):
+                await self.store.release_lock(f"check:{name}", lease)
+            raise
+        return self._resume(name, turn.state, current.version, send, lease, _who(key, None))
 
     async def _resume(
         self, key: str, state: State, version: int, send: Send, lease: str, who: Who
@@ -663,13 +689,18 @@ class Dialogue:
     async def _diagnose(
         self, key: str, state: State, version: int, send: Send, lease: str | None, who: Who
     ) -> None:
-        """Run the check and give its result; `lease` (the check's lock) is given back after.
-
-        If the person corrected a fact the check depends on while it ran, it runs again."""
+        """Run the check and give its result; `lease` (the check's lock) is renewed while it
+        runs and given back after. If the person corrected a fact the check depends on while
+        it ran, it runs again."""
         try:
-            again: tuple[State, int] | None = (state, version)
-            while again is not None:
-                again = await self._check_once(key, *again, send, who)
+            async with contextlib.AsyncExitStack() as stack:
+                if lease is not None:
+                    await stack.enter_async_context(
+                        kept(self.store, f"check:{key}", lease, self.check_lease)
+                    )
+                again: tuple[State, int] | None = (state, version)
+                while again is not None:
+                    again = await self._check_once(key, *again, send, who)
         except StoreUnavailable as exc:
             # The result cannot be kept: the conversation stays at "diagnosing", and once the
             # store is back the lease lapses and the check runs again (the sweeper, or the
@@ -678,10 +709,6 @@ class Dialogue:
             text = texts.message("store_unavailable_check", state.lang)
             with contextlib.suppress(Undelivered):
                 await send(Outbound(key, "message", "diagnosing", text, case_id=state.case_id))
-        finally:
-            if lease is not None:
-                with contextlib.suppress(StoreUnavailable):
-                    await self.store.release_lock(f"check:{key}", lease)
 
     async def _check_once(
         self, key: str, state: State, version: int, send: Send, who: Who
@@ -769,10 +796,10 @@ class Dialogue:
         return None
 
 
-def _who(event: Inbound) -> Who:
-    """Whom a check counts against: the person who wrote, else the thread."""
-    key = event.key
-    person = event.sender or (key.user if key.user != "-" else f"{key.channel}/{key.thread}")
+def _who(key: ConversationKey, sender: str | None) -> Who:
+    """Whom a check counts against: the person who wrote, else the conversation's person,
+    else (a channel thread resumed by the sweeper) the thread."""
+    person = sender or (key.user if key.user != "-" else f"{key.channel}/{key.thread}")
     return key.platform, key.workspace, person
 
 

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 CASE_PREFIX = "case:"
 SUMMARY_SCHEMA = 1
 HOUR, DAY = 3600.0, 86400.0
-EXPLAINED = "explained:"
+EXPLAINED = "explained:"  # a `tried` entry: a pasted error explained as this cause id
 
 
 class RetentionError(ConfigError):
@@ -112,7 +112,9 @@ async def end(store: ConversationStore, record: Record, *, locked: bool = False)
     (someone wrote: it is not over). `locked`: the caller holds the conversation's lock."""
     if locked:
         return await _end(store, record)
-    async with held(store, f"conv:{record.key}", ttl=30, wait=5):
+    async with held(store, f"conv:{record.key}", ttl=30, wait=5) as token:
+        if token is None:
+            return False  # a turn of it is going on: not over; the next sweep looks again
         current = await store.load(record.key)
         if current is None or current.version != record.version:
             return False

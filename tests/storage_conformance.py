@@ -317,6 +317,22 @@ class StoreConformance(ABC):
         assert await store.release_lock("conv:a", token) is False
         assert await store.acquire_lock("conv:a", ttl=30) is None
 
+    async def test_a_holder_s_heartbeat_keeps_its_lock(self) -> None:
+        clock = FakeClock()
+        store = await self.open(clock)
+        token = await store.acquire_lock("conv:a", ttl=0.3)
+        assert token
+        for _beat in range(3):  # longer in all than the ttl, renewed before each lapse
+            clock.advance(0.2)
+            await asyncio.sleep(0.2)
+            assert await store.extend_lock("conv:a", token, ttl=0.3) is True
+        assert await store.acquire_lock("conv:a", ttl=30) is None
+        assert await store.extend_lock("conv:a", "not-the-token", ttl=30) is False
+        clock.advance(1)
+        await asyncio.sleep(0.4)  # the holder stopped beating: the lock lapses
+        assert await store.extend_lock("conv:a", token, ttl=30) is False
+        assert await store.acquire_lock("conv:a", ttl=30)
+
     async def test_concurrent_lock_one_wins(self) -> None:
         stores = [await self.open()]
         if self.shared:

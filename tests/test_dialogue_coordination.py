@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from storage_conformance import FakeClock
@@ -179,3 +180,62 @@ async def test_turns_on_two_replicas_are_taken_one_at_a_time(tmp_path: Path) -> 
     assert len(State.from_dict(record.state).history) == 2
     for s in stores:
         await s.close()
+
+
+def _slow(store: SQLiteStore, key: ConversationKey) -> Any:
+    """A conversation whose check waits out a silently dropped port (the whole deadline)."""
+    return _ready_to_check(
+        store,
+        key,
+        address="taro@firewalled.test",
+        domain="firewalled.test",
+        settings={"smtp": "mail.firewalled.test 587 STARTTLS"},
+    )
+
+
+async def test_the_sweeper_never_takes_a_running_check_for_a_dead_one(
+    store, mail_env, monkeypatch
+) -> None:
+    monkeypatch.setenv("MAIL_DOCTOR_CHECK_TIMEOUT", "2")
+    # A lease much shorter than the check: only its renewal keeps it.
+    dialogue = Dialogue(store, check_lease=0.6)
+    person = Person(dialogue, _key("u1"))
+    await _slow(store, person.key)
+    turn = asyncio.ensure_future(person.say("Thunderbird"))
+    swept: list[Outbound] = []
+
+    async def collect(message: Outbound) -> None:
+        swept.append(message)
+
+    for _round in range(6):  # sweeps during the whole check, before and after the lease's ttl
+        await asyncio.sleep(0.3)
+        assert await dialogue.resume_stalled(lambda key: collect) == 0
+    await asyncio.wait_for(turn, 10)
+    assert swept == []
+    assert "interrupted" not in _texts(person.out)
+    assert sum(r.kind == "diagnosis" for r in person.out) == 1
+
+
+async def test_a_check_queued_for_a_slot_keeps_its_lease(store, mail_env, monkeypatch) -> None:
+    monkeypatch.setenv("MAIL_DOCTOR_CHECK_TIMEOUT", "2")
+    budget = Budget(store, Limits(concurrent=1, per_user=5), slot_ttl=30, poll=0.05)
+    dialogue = Dialogue(store, budget=budget, check_lease=0.6)
+    first, second = Person(dialogue, _key("u1", "a")), Person(dialogue, _key("u2", "b"))
+    await _slow(store, first.key)
+    await _ready_to_check(store, second.key)
+    running = asyncio.ensure_future(first.say("Thunderbird"))
+    await asyncio.sleep(0.2)
+    queued = asyncio.ensure_future(second.say("Thunderbird"))  # waits ~2 s for the slot
+    swept: list[Outbound] = []
+
+    async def collect(message: Outbound) -> None:
+        swept.append(message)
+
+    for _round in range(6):
+        await asyncio.sleep(0.3)
+        assert await dialogue.resume_stalled(lambda key: collect) == 0  # nothing looks dead
+        assert await store.acquire_lock(f"check:{second.key}", 1) is None  # still leased
+    await asyncio.wait_for(asyncio.gather(running, queued), 15)
+    assert swept == []
+    assert "as soon as it is my turn" in _texts(second.out)
+    assert sum(r.kind == "diagnosis" for r in second.out) == 1

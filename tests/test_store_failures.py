@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest_asyncio
 from fakeslack import FakeSlack
-from fakeslack.events import message_event, post_to_app
+from fakeslack.events import app_mention_event, message_event, post_to_app
 from faults import Record, record_fault
 from mailnet.redis import RedisServer
 from served import serve_app, slack_env
@@ -205,3 +205,19 @@ async def test_a_redis_restart_while_nobody_writes_costs_no_message(serving: Any
         # The pooled connection died with the old server: the client notices the closed
         # socket before using it, so the next message just works.
         await _goes_on(bot)
+
+
+async def test_during_an_outage_channel_chatter_gets_no_apology(serving: Any) -> None:
+    async with _on_redis(serving) as (bot, server):
+        server.halt()
+        ts = f"1700009000.{next(_ts):06d}"
+        chatter = message_event("今日のランチどうする?", "C7", "U5", ts)
+        await post_to_app(f"{bot.url}/slack/events", chatter, None, SECRET)
+        ts = f"1700009000.{next(_ts):06d}"
+        mention = app_mention_event("メールが送れない", "C7", "U5", ts)  # "<@bot> " prepended
+        await post_to_app(f"{bot.url}/slack/events", mention, None, SECRET)
+        await bot.adapter.drain()
+        texts = [m.get("text", "") for m in bot.fake.posted(channel="C7")]
+        # Only the message meant for the bot is answered: "try again in a minute".
+        assert len(texts) == 1 and UNAVAILABLE in texts[0], texts
+        server.resume()

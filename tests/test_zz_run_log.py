@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from runlog import RUN_LOG
 
 # Typed by tests as passwords, tokens and signing secrets.
@@ -32,8 +33,11 @@ TOKEN_SHAPES = (
 )
 
 
-def test_the_run_log_is_recorded() -> None:
-    # The suite drives failures that the product logs; an empty log means the scan saw nothing.
+def test_the_run_log_is_recorded(request: pytest.FixtureRequest) -> None:
+    # The suite drives failures that the product logs; an empty log after the whole suite means
+    # the scan saw nothing. (Run alone, or with a few files, there is little to scan.)
+    if len(request.session.items) < 500:
+        pytest.skip("only part of the suite ran")
     assert len(RUN_LOG.lines) > 20
 
 

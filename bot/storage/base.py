@@ -68,6 +68,11 @@ class ConversationStore(ABC):
         lapses after `ttl` seconds, so a holder that dies does not keep it."""
 
     @abstractmethod
+    async def extend_lock(self, name: str, token: str, ttl: float) -> bool:
+        """Make the lock `token` holds lapse `ttl` seconds from now (a holder's heartbeat);
+        False if it no longer holds it."""
+
+    @abstractmethod
     async def release_lock(self, name: str, token: str) -> bool:
         """Free `name` if `token` still holds it; False (and nothing changed) otherwise."""
 

@@ -117,6 +117,16 @@ class MemoryStore(ConversationStore):
         self._locks[name] = (token, now + ttl)
         return token
 
+    async def extend_lock(self, name: str, token: str, ttl: float) -> bool:
+        self._check_open()
+        ttl = check_ttl("ttl", ttl)
+        now = self._clock()
+        held = self._locks.get(name)
+        if held is None or held[0] != token or held[1] <= now:
+            return False
+        self._locks[name] = (token, now + ttl)
+        return True
+
     async def release_lock(self, name: str, token: str) -> bool:
         self._check_open()
         held = self._locks.get(name)
@@ -161,6 +171,13 @@ class MemoryStore(ConversationStore):
         self._check_open()
         now = self._clock()
         cutoff = now - self.idle_ttl
+        self._locks = {n: held for n, held in self._locks.items() if held[1] > now}
+        self._slots = {
+            pool: live
+            for pool, slots in self._slots.items()
+            if (live := {t: exp for t, exp in slots.items() if exp > now})
+        }
+        self._uses = {b: uses for b, uses in self._uses.items() if uses and uses[-1] > now - 86400}
         stale = [k for k, row in self._rows.items() if row.updated_at < cutoff]
         for key in stale:
             del self._rows[key]

@@ -116,6 +116,14 @@ end
 return 0
 """
 
+# KEYS[1] lock; ARGV token, ttl_ms. Pushes the lock's lapse back only if this token holds it.
+_EXTEND = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 # KEYS bucket sorted sets (member -> time of use); ARGV now, window, member, then the limits.
 # Returns "0" after counting one use in every bucket, or the seconds to wait (nothing counted).
 _TAKE_RATE = """
@@ -191,6 +199,7 @@ class RedisStore(ConversationStore):
         self._discard_script = self._client.register_script(_DISCARD)
         self._claim_script = self._client.register_script(_CLAIM)
         self._release_script = self._client.register_script(_RELEASE)
+        self._extend_script = self._client.register_script(_EXTEND)
         self._rate_script = self._client.register_script(_TAKE_RATE)
         self._slot_script = self._client.register_script(_TAKE_SLOT)
 
@@ -238,6 +247,12 @@ class RedisStore(ConversationStore):
         key = self.prefix + "lock:" + name
         won = await self._call(self._client.set(key, token, nx=True, px=_millis(ttl)))
         return token if won else None
+
+    async def extend_lock(self, name: str, token: str, ttl: float) -> bool:
+        ttl = check_ttl("ttl", ttl)
+        key = self.prefix + "lock:" + name
+        extended = await self._call(self._extend_script(keys=[key], args=[token, _millis(ttl)]))
+        return bool(extended)
 
     async def release_lock(self, name: str, token: str) -> bool:
         key = self.prefix + "lock:" + name

@@ -134,6 +134,10 @@ class SQLiteStore(ConversationStore):
         token = new_token()
         return token if await self._run(self._acquire, name, token, ttl) else None
 
+    async def extend_lock(self, name: str, token: str, ttl: float) -> bool:
+        ttl = check_ttl("ttl", ttl)
+        return await self._run(self._extend, name, token, ttl)
+
     async def release_lock(self, name: str, token: str) -> bool:
         return await self._run(self._release, name, token)
 
@@ -249,6 +253,14 @@ class SQLiteStore(ConversationStore):
             "ON CONFLICT (name) DO UPDATE SET token = excluded.token, "
             "expires_at = excluded.expires_at WHERE locks.expires_at <= ?",
             (name, token, now + ttl, now),
+        )
+        return cur.rowcount == 1
+
+    def _extend(self, conn: sqlite3.Connection, name: str, token: str, ttl: float) -> bool:
+        now = self._clock()
+        cur = conn.execute(
+            "UPDATE locks SET expires_at = ? WHERE name = ? AND token = ? AND expires_at > ?",
+            (now + ttl, name, token, now),
         )
         return cur.rowcount == 1
 
