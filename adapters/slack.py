@@ -29,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.delivery import with_backoff
 from adapters.observing import ApiEvents, Unwatched
+from adapters.text import inert
 from conversations.events import Choice, ConversationKey, Inbound, Outbound, Undelivered
 
 log = logging.getLogger(__name__)
@@ -447,9 +448,6 @@ _SECTION = 2900
 _SEQUENCE = re.compile(r"<([^<>\n]*)>")
 _ENTITY = re.compile(r"&(amp|lt|gt);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
-# "@" starting a word ("@here", "@channel", "@team"), not inside an address.
-_AT_WORD = re.compile(r"(?<![\w.%+\-@])@(?=\w)")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # not UTF-8: Slack could not take it
 
 
 def _from_slack(text: str) -> str:
@@ -482,7 +480,7 @@ def _plain(text: str) -> str:
     parsing cannot read "@here" or "@team" as a mention; and the text is cut to what Slack takes
     in one message (never inside an escape). A lone surrogate becomes U+FFFD.
     """
-    text = _AT_WORD.sub("@\u2060", _LONE_SURROGATE.sub("\ufffd", text))
+    text = inert(text)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     if len(text) > _MAX_TEXT:
         text = _cut(text, _MAX_TEXT - 1) + "…"

@@ -9,7 +9,6 @@ shared between processes), so a restart or a second instance loses nothing.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -35,6 +34,7 @@ from telegram.ext import (
 
 from adapters.delivery import with_backoff
 from adapters.observing import ApiEvents, Unwatched
+from adapters.text import inert
 from conversations.events import Choice, ConversationKey, Inbound, Outbound, Undelivered
 
 log = logging.getLogger(__name__)
@@ -334,9 +334,6 @@ def _retry_reason(exc: BaseException) -> tuple[str, float | None] | None:
 
 # Telegram's limit on a message's text, in UTF-16 code units (an emoji counts two).
 MAX_TEXT = 4096
-# "@" starting a word ("@admin"), not inside an address: Telegram would make it a mention.
-_AT_WORD = re.compile(r"(?<![\w.%+\-@])@(?=\w)")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # not UTF-8: it could not be sent
 
 
 def _text(text: str) -> str:
@@ -345,7 +342,7 @@ def _text(text: str) -> str:
     word gets an invisible word joiner after it), never blank, printable (a lone surrogate
     becomes U+FFFD), and cut to Telegram's limit.
     """
-    text = _AT_WORD.sub("@\u2060", _LONE_SURROGATE.sub("\ufffd", text))
+    text = inert(text)
     if not text.strip():
         return "…"
     if len(text.encode("utf-16-le")) <= 2 * MAX_TEXT:
