@@ -271,7 +271,7 @@ class Dialogue:
                     )
                 except StaleWrite:
                     continue  # someone else handled a message of this conversation first: redo
-                await self._send_turn(key, turn, send)
+                version = await self._send_turn(key, turn, send) or version
                 # Only the turn that got there starts the check; a message meanwhile does not.
                 if turn.state.step == "diagnosing" and (turn.rerun or starts) and lease:
                     started = (turn.state, version)
@@ -348,9 +348,10 @@ class Dialogue:
         log.info("resuming a check its replica left unfinished")
         await self._diagnose(key, state, version, send, lease, who)
 
-    async def _send_turn(self, key: str, turn: Turn, send: Send) -> None:
+    async def _send_turn(self, key: str, turn: Turn, send: Send) -> int | None:
         """Send a turn's messages. One the platform would not take, even after retrying for
-        a while, is counted in the case (state.undelivered), and the rest still go out."""
+        a while, is counted in the case (state.undelivered), and the rest still go out.
+        Returns the record's new version when that count was saved."""
         failed = 0
         for outbound in turn.out:
             outbound.case_id = turn.state.case_id
@@ -359,18 +360,19 @@ class Dialogue:
             except Undelivered:
                 failed += 1  # the adapter has logged it
         if not failed:
-            return
+            return None
+        turn.state.undelivered += failed
         for _attempt in range(SAVE_RETRIES):
             record = await self.store.load(key)
             if record is None or record.schema != SCHEMA:
-                return
+                return None
             state = State.from_dict(record.state)
             state.undelivered += failed
             try:
-                await self.store.save(key, state.to_dict(), SCHEMA, record.version)
-                return
+                return (await self.store.save(key, state.to_dict(), SCHEMA, record.version)).version
             except StaleWrite:
                 continue
+        return None
 
     def _announce_rerun(self, turn: Turn) -> None:
         state = turn.state
