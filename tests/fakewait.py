@@ -1,4 +1,5 @@
-"""What the fake platform servers share: waiting until something they recorded has happened."""
+"""What the fake platform servers share: waiting until something they recorded has happened,
+and serving on a loopback port."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import contextlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
 
 
 @dataclass
@@ -61,3 +65,45 @@ def _bind(predicate: Callable[..., Any], fake: object) -> Callable[[], Any]:
     if required:
         return lambda: predicate(fake)
     return predicate
+
+
+class LocalServer(Changes):
+    """Mixin for the fake platform servers: an aiohttp app on a loopback port, as a context
+    manager. Subclasses set `host` and `port` (0: any free port) and build `_app()`."""
+
+    host: str
+    port: int
+    _runner: web.AppRunner | None = None
+    shutdown_timeout: float = 60.0
+
+    def _app(self) -> web.Application:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(
+            self._app(), access_log=None, shutdown_timeout=self.shutdown_timeout
+        )
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"

@@ -19,12 +19,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
-from fakewait import Changes, Waiter
+from fakewait import LocalServer, Waiter
 
 from . import events
 from .events import APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID
@@ -377,7 +376,7 @@ def _assign_ids(blocks: list[JSONDict], seed: str) -> list[JSONDict]:
     return out
 
 
-class FakeSlack(Changes):
+class FakeSlack(LocalServer):
     """Fake Slack Web API server. Use as `async with FakeSlack() as fake:` and pass
     `base_url=fake.base_url, token=fake.token` to AsyncWebClient / AsyncApp."""
 
@@ -425,7 +424,6 @@ class FakeSlack(Changes):
         self._clock_us = secs * 1_000_000 + frac - 100
         self._serial = 0
         self._waiter = Waiter()
-        self._runner: web.AppRunner | None = None
         self.add_user(bot_user_id, name=bot_name, is_bot=True)
 
         self._methods: dict[str, Callable[[JSONDict], JSONDict]] = {
@@ -450,35 +448,11 @@ class FakeSlack(Changes):
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/hooks/{key}", self._handle_hook)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
-        self.port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return app
 
     @property
     def base_url(self) -> str:

@@ -22,13 +22,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from fakewait import Changes, Waiter
+from fakewait import LocalServer, Waiter
 
 JSONDict = dict[str, Any]
 
@@ -185,7 +184,7 @@ class _ParseError(Exception):
     pass
 
 
-class FakeTelegram(Changes):
+class FakeTelegram(LocalServer):
     """Fake Telegram Bot API server. Use as `async with FakeTelegram() as fake:` and build the
     bot with `ApplicationBuilder().token(fake.token).base_url(fake.base_url)`."""
 
@@ -228,7 +227,6 @@ class FakeTelegram(Changes):
         self._poll_terminator = ""
         self._closing = False
         self._waiter = Waiter()
-        self._runner: web.AppRunner | None = None
 
         self._methods: dict[str, Callable[[JSONDict], Any]] = {
             "getMe": self._get_me,
@@ -252,38 +250,22 @@ class FakeTelegram(Changes):
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    shutdown_timeout = 1.0
+
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
-        self.port = self._runner.addresses[0][1]
+        return app
+
+    async def start(self) -> None:
+        await super().start()
         self._closing = False
 
     async def stop(self) -> None:
         self._closing = True  # pending long polls return at once
         self._changed()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        await super().stop()
 
     @property
     def base_url(self) -> str:
