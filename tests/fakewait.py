@@ -67,6 +67,15 @@ def _bind(predicate: Callable[..., Any], fake: object) -> Callable[[], Any]:
     return predicate
 
 
+@dataclass
+class Outage:
+    """A method of a fake platform failing for a while (`outage()` on either fake)."""
+
+    until: float  # time.monotonic()
+    status: int
+    hang: float  # seconds of silence before the failure: longer than a client waits
+
+
 class LocalServer(Changes):
     """Mixin for the fake platform servers: an aiohttp app on a loopback port, as a context
     manager. Subclasses set `host` and `port` (0: any free port) and build `_app()`."""

@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
-from fakewait import LocalServer, Waiter
+from fakewait import LocalServer, Outage, Waiter
 
 from . import events
 from .events import APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID
@@ -157,13 +157,6 @@ class FakeChannel:
         if include_locale:
             data["locale"] = self.locale
         return data
-
-
-@dataclass
-class Outage:
-    until: float  # time.monotonic()
-    status: int
-    hang: float
 
 
 @dataclass

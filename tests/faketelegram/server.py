@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from fakewait import LocalServer, Waiter
+from fakewait import LocalServer, Outage, Waiter
 
 JSONDict = dict[str, Any]
 
@@ -155,13 +155,6 @@ class _Stored:
     parse_mode: str | None = None
     raw_text: str | None = None  # text as sent, before parse_mode was applied
     other_markup: JSONDict | None = None  # a reply keyboard / force_reply (not echoed back)
-
-
-@dataclass
-class Outage:
-    until: float  # time.monotonic()
-    status: int
-    hang: float
 
 
 @dataclass
